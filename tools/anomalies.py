@@ -1,0 +1,207 @@
+"""Anomaly checks on time entries: each kind a small named check that explains itself to a reviewer.
+
+Every check is a pure function over the whole list of entries (duplicates, overlaps and long days need
+the neighbours), returns `Anomaly` values, and never raises on bad data. Only billable entries carry
+anomalies. Checks against the task log live in `tools.reconcile`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from tools.domain import ANOMALY_KINDS, Anomaly, Task, TimeEntry
+from tools.reconcile import TaskIndex, check_task_refs
+
+MAX_DAY_HOURS = Decimal(12)
+MAX_ENTRY_HOURS = Decimal(24)
+
+_WORD = re.compile(r"[a-z0-9]+")
+# Words that say nothing about the work, and fillers that may surround them ("some misc stuff").
+_VAGUE_WORDS = frozenset(
+    [
+        "a", "above", "admin", "afternoon", "as", "before", "bits", "bobs", "catch", "catching", "catchup", "cont",
+        "contd", "continue", "continued", "continuing", "day", "ditto", "ends", "etc", "follow", "followup",
+        "followups", "general", "generic", "hours", "item", "items", "misc", "miscellaneous", "morning", "n", "na",
+        "odds", "ongoing", "progress", "project", "projects", "same", "see", "stuff", "sundry", "task", "tasks",
+        "tbd", "thing", "things", "time", "todo", "up", "update", "updates", "various", "wip", "work", "worked",
+        "working", "x", "yesterday"
+    ]
+)
+_FILLER = frozenset(
+    [
+        "the", "a", "an", "of", "on", "for", "and", "to", "with", "w", "some", "more", "bit", "few", "my", "our",
+        "its"
+    ]
+)
+
+
+def _clean_notes(notes: str) -> str:
+    return " ".join(notes.lower().split())
+
+
+def is_vague(notes: str) -> bool:
+    """True when notes are present but say nothing about the work ("misc", "wip", "project work")."""
+    if not notes.strip():
+        return False
+    words = [w for w in _WORD.findall(notes.lower()) if w not in _FILLER]
+    return all(w in _VAGUE_WORDS for w in words)
+
+
+def check_descriptions(entries: Iterable[TimeEntry]) -> list[Anomaly]:
+    """`missing_description` for empty notes, `vague_description` for notes that say nothing."""
+    found = []
+    for e in entries:
+        if not e.notes.strip():
+            found.append(Anomaly(entry_id=e.id, kind="missing_description",
+                                 message="no description: the client would see a line with no explanation"))
+        elif is_vague(e.notes):
+            found.append(Anomaly(entry_id=e.id, kind="vague_description",
+                                 message=f"notes {e.notes.strip()!r} do not say what work was done"))
+    return found
+
+
+def _duplicate_key(e: TimeEntry) -> tuple[object, ...]:
+    return (e.person, e.client, e.date, e.hours, _clean_notes(e.notes), e.start, e.end, e.project_code,
+            e.task, e.task_ref)
+
+
+def find_duplicates(entries: Iterable[TimeEntry]) -> dict[str, TimeEntry]:
+    """Map each later copy's id to the earlier row (in file order) it repeats."""
+    first: dict[tuple[object, ...], TimeEntry] = {}
+    copies: dict[str, TimeEntry] = {}
+    for e in entries:
+        key = _duplicate_key(e)
+        if key in first:
+            copies[e.id] = first[key]
+        else:
+            first[key] = e
+    return copies
+
+
+def check_duplicates(copies: dict[str, TimeEntry]) -> list[Anomaly]:
+    """The later copy of a repeated row is held; the first stays clean."""
+    return [
+        Anomaly(entry_id=copy_id, kind="duplicate",
+                message=f"duplicate of entry {original.id}: same person, date, hours and notes")
+        for copy_id, original in copies.items()
+    ]
+
+
+def _interval(e: TimeEntry) -> tuple[datetime, datetime] | None:
+    if e.start is None or e.end is None:
+        return None
+    start = datetime.combine(e.date, e.start)
+    end = datetime.combine(e.date, e.end)
+    if end <= start:  # ran past midnight
+        end += timedelta(days=1)
+    return start, end
+
+
+def check_overlaps(entries: Iterable[TimeEntry], copies: dict[str, TimeEntry]) -> list[Anomaly]:
+    """Two timed entries of one person and date whose [start, end) intersect: both are flagged."""
+    days: dict[tuple[str, date], list[tuple[datetime, datetime, TimeEntry]]] = defaultdict(list)
+    for e in entries:
+        span = _interval(e)
+        if span is not None and e.id not in copies:
+            days[(e.person, e.date)].append((*span, e))
+    found: dict[str, Anomaly] = {}
+    for timed in days.values():
+        timed.sort(key=lambda t: (t[0], t[2].row))
+        for i, (start, end, e) in enumerate(timed):
+            for other_start, other_end, other in timed[i + 1 :]:
+                if other_start >= end:
+                    break
+                if other_start < end and start < other_end:
+                    for a, b in ((e, other), (other, e)):
+                        found.setdefault(a.id, Anomaly(
+                            entry_id=a.id, kind="overlap",
+                            message=f"{a.start:%H:%M}-{a.end:%H:%M} overlaps entry {b.id} "
+                            f"({b.start:%H:%M}-{b.end:%H:%M}) of {a.person} on {a.date}"))
+    return list(found.values())
+
+
+def _valid_hours(e: TimeEntry) -> bool:
+    return Decimal(0) < e.hours <= MAX_ENTRY_HOURS
+
+
+def check_excessive_days(entries: Iterable[TimeEntry], copies: dict[str, TimeEntry]) -> list[Anomaly]:
+    """Every entry of a person-day whose hours (without invalid ones and duplicate copies) exceed 12."""
+    days: dict[tuple[str, date], list[TimeEntry]] = defaultdict(list)
+    for e in entries:
+        days[(e.person, e.date)].append(e)
+    found = []
+    for (person, day), group in days.items():
+        hours = sum((e.hours for e in group if _valid_hours(e) and e.id not in copies), Decimal(0))
+        if hours > MAX_DAY_HOURS:
+            found += [
+                Anomaly(entry_id=e.id, kind="excessive_day",
+                        message=f"{person} logged {hours} h on {day}, more than {MAX_DAY_HOURS} h in one day")
+                for e in group
+            ]
+    return found
+
+
+def check_weekend(entries: Iterable[TimeEntry]) -> list[Anomaly]:
+    """Entries dated on a Saturday or Sunday are billed but worth a look."""
+    return [
+        Anomaly(entry_id=e.id, kind="weekend", message=f"dated {e.date:%A} {e.date}")
+        for e in entries
+        if e.date.weekday() >= 5
+    ]
+
+
+def check_future_date(entries: Iterable[TimeEntry], as_of: date) -> list[Anomaly]:
+    """Entries dated after the run's as-of date (usually a year typo) are held."""
+    return [
+        Anomaly(entry_id=e.id, kind="future_date",
+                message=f"dated {e.date}, after the as-of date {as_of}: a typo in the year or month?")
+        for e in entries
+        if e.date > as_of
+    ]
+
+
+def check_invalid_hours(entries: Iterable[TimeEntry]) -> list[Anomaly]:
+    """Hours of zero or less, or more than 24, cannot be billed as typed."""
+    return [
+        Anomaly(entry_id=e.id, kind="invalid_hours",
+                message=f"{e.hours} hours: an entry must be more than 0 and at most {MAX_ENTRY_HOURS} hours")
+        for e in entries
+        if not _valid_hours(e)
+    ]
+
+
+_KIND_ORDER = {kind: i for i, kind in enumerate(ANOMALY_KINDS)}
+
+
+def detect_anomalies(
+    entries: list[TimeEntry], tasks: list[Task] | TaskIndex, as_of: date
+) -> dict[str, list[Anomaly]]:
+    """Run every entry check over the whole workspace; map each billable entry's id to its anomalies.
+
+    Physical checks (duplicates, overlaps, long days) look at every row, billable or not, since a person
+    cannot be in two places at once; only billable entries carry the result.
+    """
+    copies = find_duplicates(entries)
+    checks: list[Callable[[], list[Anomaly]]] = [
+        lambda: check_descriptions(entries),
+        lambda: check_duplicates(copies),
+        lambda: check_overlaps(entries, copies),
+        lambda: check_excessive_days(entries, copies),
+        lambda: check_task_refs(entries, tasks),
+        lambda: check_weekend(entries),
+        lambda: check_future_date(entries, as_of),
+        lambda: check_invalid_hours(entries),
+    ]
+    billable = {e.id for e in entries if e.billable}
+    found: dict[str, list[Anomaly]] = defaultdict(list)
+    for check in checks:
+        for anomaly in check():
+            if anomaly.entry_id in billable:
+                found[anomaly.entry_id].append(anomaly)
+    for anomalies in found.values():
+        anomalies.sort(key=lambda a: _KIND_ORDER[a.kind])
+    return dict(found)

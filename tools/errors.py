@@ -1,0 +1,74 @@
+"""The one exception tree of invoice-agent. Every message says what went wrong, where, and what to do.
+
+    InvoiceAgentError
+    ├── WorkspaceError            a workspace folder is malformed; carries every Issue found
+    ├── DomainError               a request that the data cannot satisfy
+    │   ├── CurrencyMismatchError two currencies met in one sum
+    │   ├── UnknownClientError    no client with that id, name or alias
+    │   ├── InvalidPeriodError    a period that is not YYYY-MM or START..END
+    │   └── BillingError          the client's terms cannot price an entry (e.g. no rate applies)
+    └── ToolError                 raised by a tool called by the agent
+        ├── RetryableToolError    the model may correct its input and call again
+        └── TerminalToolError     the run cannot go on
+
+Problems found *in data* (anomalies, validation issues) are values, not exceptions: see
+`tools.domain.Issue` and `tools.domain.Anomaly`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tools.domain import Issue
+
+
+class InvoiceAgentError(Exception):
+    """Base of every error invoice-agent raises on purpose."""
+
+
+class WorkspaceError(InvoiceAgentError):
+    """A workspace could not be loaded; `issues` lists every problem, file by file."""
+
+    def __init__(self, root: str, issues: list[Issue]) -> None:
+        self.root = root
+        self.issues = issues
+        lines = [f"workspace {root} has {len(issues)} problem(s); nothing was loaded:"]
+        lines += [f"  {issue}" for issue in issues]
+        super().__init__("\n".join(lines))
+
+
+class DomainError(InvoiceAgentError):
+    """The request cannot be satisfied by the data as it is."""
+
+
+class CurrencyMismatchError(DomainError):
+    def __init__(self, left: str, right: str) -> None:
+        super().__init__(f"cannot combine {left} and {right} amounts: currencies are never mixed or converted")
+
+
+class UnknownClientError(DomainError):
+    def __init__(self, query: str, known: list[str]) -> None:
+        self.query = query
+        super().__init__(f"no client matches {query!r}; known clients: {', '.join(known) or '(none)'}")
+
+
+class InvalidPeriodError(DomainError):
+    def __init__(self, text: str) -> None:
+        super().__init__(f"invalid period {text!r}: use YYYY-MM (a month) or YYYY-MM-DD..YYYY-MM-DD")
+
+
+class BillingError(DomainError):
+    """The client's billing terms cannot price something; the message names the client and entry."""
+
+
+class ToolError(InvoiceAgentError):
+    """Raised inside a tool the agent called."""
+
+
+class RetryableToolError(ToolError):
+    """The input was wrong in a way the model can fix; the message is shown to the model."""
+
+
+class TerminalToolError(ToolError):
+    """The run cannot continue; the message is shown to the person."""

@@ -1,0 +1,358 @@
+"""Load a workspace folder (WORKSPACE.md v1) into validated models, or report every problem at once.
+
+`load_workspace(path)` reads every file, validates each record with pydantic, then checks the files
+against each other (unknown clients, repeated ids, ...). If anything is wrong it raises one
+`WorkspaceError` listing every `Issue` (file, line, field, what was expected); nothing is half loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from tools.domain import (
+    ClientsFile,
+    EntryLabel,
+    FirmSettings,
+    HistoricalInvoice,
+    HistoricalLine,
+    InvoiceRow,
+    Issue,
+    Payment,
+    PaymentLabel,
+    Person,
+    Task,
+    TimeEntry,
+    Workspace,
+)
+from tools.errors import WorkspaceError
+
+M = TypeVar("M", bound=BaseModel)
+
+# (file, model, required columns, columns whose empty cell means "not given")
+_CSV_FILES: dict[str, tuple[type[BaseModel], tuple[str, ...], frozenset[str]]] = {
+    "people.csv": (Person, ("person", "role"), frozenset({"email"})),
+    "time_entries.csv": (
+        TimeEntry,
+        ("id", "date", "person", "client", "hours", "billable"),
+        frozenset({"start", "end", "task_ref"}),
+    ),
+    "tasks.csv": (
+        Task,
+        ("id", "client", "status"),
+        frozenset({"completed_at", "milestone_amount"}),
+    ),
+    "invoices.csv": (
+        InvoiceRow,
+        ("invoice_number", "client", "period_start", "period_end", "issue_date", "due_date", "currency",
+         "line_no", "amount", "subtotal", "tax", "total", "status"),
+        frozenset({"paid_date", "code", "quantity", "unit_price"}),
+    ),
+    "entry_labels.csv": (EntryLabel, ("entry_id", "category"), frozenset({"invoice_number", "anomaly", "billed"})),
+    "payments.csv": (Payment, ("id", "date", "amount", "currency"), frozenset()),
+    "payment_labels.csv": (PaymentLabel, ("payment_id", "invoice_numbers"), frozenset()),
+}
+_OPTIONAL_FILES = frozenset({"invoices.csv", "entry_labels.csv", "payments.csv", "payment_labels.csv"})
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """Safe YAML that keeps decimals as written: `0.20` stays the string "0.20", never a float."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:float"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_workspace(path: str | Path) -> Workspace:
+    """Read and validate a whole workspace folder; raise `WorkspaceError` listing every problem."""
+    root = Path(path)
+    if not root.is_dir():
+        raise WorkspaceError(str(root), [Issue(file=str(root), message="no such workspace folder")])
+    issues: list[Issue] = []
+
+    settings = _load_yaml(root, "workspace.yaml", FirmSettings, issues)
+    clients_file = _load_yaml(root, "clients.yaml", ClientsFile, issues)
+    records: dict[str, list[Any]] = {}
+    for name, (model, required, nullable) in _CSV_FILES.items():
+        records[name] = _load_csv(root, name, model, required, nullable, issues)
+
+    invoices = _group_invoices(records["invoices.csv"], issues)
+    issues += _cross_check(settings, clients_file, records)
+    if issues or settings is None or clients_file is None:
+        raise WorkspaceError(str(root), issues)
+    return Workspace(
+        root=str(root),
+        settings=settings,
+        clients=clients_file.clients,
+        people=records["people.csv"],
+        entries=records["time_entries.csv"],
+        tasks=records["tasks.csv"],
+        invoices=invoices,
+        labels=records["entry_labels.csv"],
+        payments=records["payments.csv"],
+        payment_labels=records["payment_labels.csv"],
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
+# YAML
+
+
+def _load_yaml(root: Path, name: str, model: type[M], issues: list[Issue]) -> M | None:
+    path = root / name
+    if not path.is_file():
+        issues.append(Issue(file=name, message="file is missing"))
+        return None
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = yaml.load(text, Loader=_YamlLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        issues.append(Issue(file=name, line=line, message=f"not valid YAML: {getattr(exc, 'problem', exc)}"))
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        tree = yaml.compose(text, Loader=_YamlLoader)
+        for error in exc.errors():
+            loc = _without_union_tags(list(error["loc"]))
+            issues.append(
+                Issue(
+                    file=name,
+                    line=_yaml_line(tree, loc),
+                    field=".".join(str(part) for part in loc),
+                    message=_describe(error),
+                )
+            )
+        return None
+
+
+def _without_union_tags(loc: list[Any]) -> list[Any]:
+    """Drop the tag pydantic inserts after `rules.N` (the rule's kind), so the path matches the YAML."""
+    for i in range(len(loc) - 2):
+        if loc[i] == "rules" and isinstance(loc[i + 1], int):
+            return loc[: i + 2] + loc[i + 3 :]
+    return loc
+
+
+def _yaml_line(node: Any, loc: list[Any]) -> int | None:
+    """The line of the YAML node at `loc` (or of its deepest existing parent)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == str(part)), None)
+            if match is None:
+                break
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _describe(error: Any) -> str:
+    message = str(error["msg"])
+    given = error.get("input")
+    if error["type"] != "missing" and not isinstance(given, dict | list):
+        message += f" (got {given!r})"
+    return message
+
+
+# ----------------------------------------------------------------------------------------------------
+# CSV
+
+
+def _load_csv(
+    root: Path,
+    name: str,
+    model: type[BaseModel],
+    required: tuple[str, ...],
+    nullable: frozenset[str],
+    issues: list[Issue],
+) -> list[Any]:
+    path = root / name
+    if not path.is_file():
+        if name not in _OPTIONAL_FILES:
+            issues.append(Issue(file=name, message="file is missing"))
+        return []
+    text = path.read_text(encoding="utf-8-sig")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        issues.append(Issue(file=name, line=1, message="file is empty: expected a header row"))
+        return []
+    missing = [col for col in required if col not in header]
+    if missing:
+        issues.append(Issue(file=name, line=1, message=f"missing column(s): {', '.join(missing)}"))
+        return []
+    known = set(model.model_fields) - {"row"}
+    columns = [(i, col) for i, col in enumerate(header) if col in known]
+    rows: list[dict[str, Any]] = []
+    lines: list[int] = []
+    line = 1
+    try:
+        for cells in reader:
+            start_line = line + 1
+            line = reader.line_num
+            if not cells or all(not c.strip() for c in cells):
+                continue
+            if len(cells) != len(header):
+                issues.append(
+                    Issue(
+                        file=name,
+                        line=start_line,
+                        message=f"expected {len(header)} cells as in the header, found {len(cells)}",
+                    )
+                )
+                continue
+            record: dict[str, Any] = {"row": start_line}
+            for i, col in columns:
+                value = cells[i].strip()
+                if value or col not in nullable:
+                    record[col] = value
+            rows.append(record)
+            lines.append(start_line)
+    except csv.Error as exc:
+        issues.append(Issue(file=name, line=reader.line_num, message=f"not valid CSV: {exc}"))
+    try:
+        return list(TypeAdapter(list[model]).validate_python(rows))  # type: ignore[valid-type]
+    except ValidationError as exc:
+        for error in exc.errors():
+            index, *field = error["loc"]
+            issues.append(
+                Issue(
+                    file=name,
+                    line=lines[int(index)],
+                    field=".".join(str(f) for f in field),
+                    message=_describe(error),
+                )
+            )
+    # Keep the rows that are valid so the checks across files can still report on them.
+    valid = []
+    for row in rows:
+        with contextlib.suppress(ValidationError):
+            valid.append(model.model_validate(row))
+    return valid
+
+
+# ----------------------------------------------------------------------------------------------------
+# Across files
+
+
+def _duplicates(name: str, field: str, records: Iterable[Any]) -> list[Issue]:
+    seen: dict[str, int] = {}
+    issues = []
+    for record in records:
+        key = getattr(record, field)
+        if key in seen:
+            issues.append(
+                Issue(file=name, line=record.row, field=field, message=f"{key!r} repeats line {seen[key]}")
+            )
+        else:
+            seen[key] = record.row
+    return issues
+
+
+def _cross_check(
+    settings: FirmSettings | None, clients_file: ClientsFile | None, records: dict[str, list[Any]]
+) -> list[Issue]:
+    issues: list[Issue] = []
+    for name, field in (("people.csv", "person"), ("time_entries.csv", "id"), ("tasks.csv", "id"),
+                        ("payments.csv", "id")):
+        issues += _duplicates(name, field, records[name])
+    if settings is None or clients_file is None:
+        return issues  # their own problems are reported; references to them cannot be checked
+    client_ids: dict[str, int] = {}
+    categories = {c.id for c in settings.categories}
+    for index, client in enumerate(clients_file.clients):
+        where = f"clients.{index}"
+        if client.id in client_ids:
+            issues.append(Issue(file="clients.yaml", field=f"{where}.id", message=f"client id {client.id!r} repeats"))
+        client_ids[client.id] = index
+        for cat in client.rates.by_category:
+            if cat not in categories:
+                issues.append(
+                    Issue(
+                        file="clients.yaml",
+                        field=f"{where}.rates.by_category.{cat}",
+                        message=f"unknown category {cat!r}; workspace.yaml defines {', '.join(sorted(categories))}",
+                    )
+                )
+    for name in ("time_entries.csv", "tasks.csv", "invoices.csv"):
+        for record in records[name]:
+            if record.client not in client_ids:
+                issues.append(
+                    Issue(
+                        file=name,
+                        line=record.row,
+                        field="client",
+                        message=f"unknown client {record.client!r}; clients.yaml defines "
+                        f"{', '.join(sorted(client_ids)) or '(none)'}",
+                    )
+                )
+    return issues
+
+
+def _group_invoices(rows: list[InvoiceRow], issues: list[Issue]) -> list[HistoricalInvoice]:
+    by_number: dict[str, list[InvoiceRow]] = defaultdict(list)
+    for row in rows:
+        by_number[row.invoice_number].append(row)
+    invoices = []
+    header_fields = ("client", "period_start", "period_end", "issue_date", "due_date", "currency",
+                     "subtotal", "tax", "total", "status")
+    for number, lines in by_number.items():
+        first = lines[0]
+        for other in lines[1:]:
+            for field in header_fields:
+                if getattr(other, field) != getattr(first, field):
+                    issues.append(
+                        Issue(
+                            file="invoices.csv",
+                            line=other.row,
+                            field=field,
+                            message=f"invoice {number} says {getattr(first, field)} on line {first.row}",
+                        )
+                    )
+        invoices.append(
+            HistoricalInvoice(
+                invoice_number=number,
+                client=first.client,
+                period_start=first.period_start,
+                period_end=first.period_end,
+                issue_date=first.issue_date,
+                due_date=first.due_date,
+                currency=first.currency,
+                lines=[
+                    HistoricalLine(
+                        line_no=ln.line_no,
+                        description=ln.description,
+                        category=ln.category,
+                        quantity=ln.quantity,
+                        unit_price=ln.unit_price,
+                        amount=ln.amount,
+                        code=ln.code,
+                    )
+                    for ln in sorted(lines, key=lambda r: r.line_no)
+                ],
+                subtotal=first.subtotal,
+                tax=first.tax,
+                total=first.total,
+                status=first.status,
+                paid_date=first.paid_date,
+            )
+        )
+    return invoices
