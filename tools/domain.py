@@ -314,16 +314,17 @@ class TimeEntry(BaseModel):
     @classmethod
     def _clock(cls, value: Any) -> Any:
         # People type "9:05" as often as "09:05".
-        if isinstance(value, str) and re.fullmatch(r"\d:\d\d(:\d\d)?", value.strip()):
-            return "0" + value.strip()
+        if isinstance(value, str) and value[1:2] == ":":
+            return "0" + value
         return value
 
     @field_validator("hours", mode="before")
     @classmethod
     def _hours(cls, value: Any) -> Any:
-        if isinstance(value, str) and re.fullmatch(r"-?\d+:\d\d", value.strip()):
-            sign = -1 if value.strip().startswith("-") else 1
-            hours, minutes = value.strip().lstrip("-").split(":")
+        # Some exports write durations as H:MM; the contract's decimal hours need no work here.
+        if isinstance(value, str) and ":" in value and re.fullmatch(r"-?\d+:[0-5]\d", value):
+            sign = -1 if value.startswith("-") else 1
+            hours, minutes = value.lstrip("-").split(":")
             return sign * (Decimal(hours) + Decimal(minutes) / 60)
         return value
 

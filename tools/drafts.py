@@ -261,7 +261,8 @@ def _decision(
     item: Billable | None = None,
 ) -> EntryDecision:
     cat = chosen.get(e.id) if chosen else None
-    return EntryDecision(
+    # Built from validated data on the hot path of drafting thousands of entries: construct, don't re-validate.
+    return EntryDecision.model_construct(
         entry_id=e.id, date=e.date, person=e.person, notes=e.notes, hours=e.hours,
         billed_hours=item.minutes / 60 if item else None, rate=item.rate if item else None,
         category=cat.category if cat else None, confidence=cat.confidence if cat else None,

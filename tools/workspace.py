@@ -63,7 +63,10 @@ _CSV_FILES: dict[str, tuple[type[BaseModel], tuple[str, ...], frozenset[str]]] =
 _OPTIONAL_FILES = frozenset({"invoices.csv", "entry_labels.csv", "payments.csv", "payment_labels.csv"})
 
 
-class _YamlLoader(yaml.SafeLoader):
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when installed
+
+
+class _YamlLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     """Safe YAML that keeps decimals as written: `0.20` stays the string "0.20", never a float."""
 
 
@@ -200,7 +203,9 @@ def _load_csv(
         issues.append(Issue(file=name, line=1, message=f"missing column(s): {', '.join(missing)}"))
         return []
     known = set(model.model_fields) - {"row"}
-    columns = [(i, col) for i, col in enumerate(header) if col in known]
+    indexes = [i for i, col in enumerate(header) if col in known]
+    names = [header[i] for i in indexes]
+    optional = [col for col in names if col in nullable]
     rows: list[dict[str, Any]] = []
     lines: list[int] = []
     line = 1
@@ -208,22 +213,24 @@ def _load_csv(
         for cells in reader:
             start_line = line + 1
             line = reader.line_num
-            if not cells or all(not c.strip() for c in cells):
-                continue
             if len(cells) != len(header):
-                issues.append(
-                    Issue(
-                        file=name,
-                        line=start_line,
-                        message=f"expected {len(header)} cells as in the header, found {len(cells)}",
+                if any(c.strip() for c in cells):
+                    issues.append(
+                        Issue(
+                            file=name,
+                            line=start_line,
+                            message=f"expected {len(header)} cells as in the header, found {len(cells)}",
+                        )
                     )
-                )
                 continue
-            record: dict[str, Any] = {"row": start_line}
-            for i, col in columns:
-                value = cells[i].strip()
-                if value or col not in nullable:
-                    record[col] = value
+            values = [cells[i].strip() for i in indexes]
+            if not any(values):
+                continue
+            record: dict[str, Any] = dict(zip(names, values, strict=True))
+            record["row"] = start_line
+            for col in optional:
+                if not record[col]:
+                    del record[col]
             rows.append(record)
             lines.append(start_line)
     except csv.Error as exc:
