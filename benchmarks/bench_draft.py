@@ -5,13 +5,18 @@ then loads it, scans it for anomalies, categorizes and drafts every client, and 
 entries per second, wall time, peak memory (max RSS of this process), and the ratio of the whole run
 to merely reading time_entries.csv with the csv module. Targets: ratio <= 10, < 2 s, < 500 MB.
 
-    .venv/bin/python benchmarks/bench_draft.py [--keep DIR]
+    .venv/bin/python benchmarks/bench_draft.py [--keep DIR] [--profile [N]]
+
+`--profile` runs the timed part under cProfile and then lists the N (default 30) functions that took the
+most time of their own; the figures then include the profiler's overhead.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import csv
+import pstats
 import random
 import resource
 import sys
@@ -137,17 +142,24 @@ def generate(root: Path, rng: random.Random) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="write the generated workspace here and keep it")
+    parser.add_argument("--profile", type=int, nargs="?", const=30, metavar="N",
+                        help="profile the timed part and list the N functions with the most own time")
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench-ws-"))
     root.mkdir(parents=True, exist_ok=True)
     entries = generate(root, random.Random(SEED))
 
     baseline = min(_read_csv(root / "time_entries.csv") for _ in range(5))
+    profiler = cProfile.Profile() if args.profile else None
     start = time.perf_counter()
+    if profiler:
+        profiler.enable()
     workspace = load_workspace(root)
     loaded = time.perf_counter()
     context = DraftContext(workspace, as_of=date(2026, 4, 1))
     drafts = [draft_invoice(workspace, c.id, PERIOD, context=context) for c in workspace.clients]
+    if profiler:
+        profiler.disable()
     wall = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -160,6 +172,9 @@ def main() -> None:
     print(f"entries per second:  {entries / wall:,.0f}")
     print(f"peak memory (RSS):   {peak_mb:.0f} MB   (target < 500 MB)")
     print(f"ratio run / csv:     {wall / baseline:.1f}   (target <= 10)")
+    if profiler:
+        print("\nprofile (the figures above include its overhead):")
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(args.profile)
 
 
 def _read_csv(path: Path) -> float:

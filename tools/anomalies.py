@@ -7,13 +7,15 @@ anomalies. Checks against the task log live in `tools.reconcile`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from tools.domain import ANOMALY_KINDS, Anomaly, Task, TimeEntry
+from tools.domain import ANOMALY_KINDS, Anomaly, AnomalyKind, Task, TimeEntry
+from tools.money import ZERO
 from tools.reconcile import TaskIndex, check_task_refs
 
 MAX_DAY_HOURS = Decimal(12)
@@ -43,6 +45,7 @@ def _clean_notes(notes: str) -> str:
     return " ".join(notes.lower().split())
 
 
+@functools.lru_cache(maxsize=65536)  # notes repeat a lot ("standup", "sync w/ client")
 def is_vague(notes: str) -> bool:
     """True when notes are present but say nothing about the work ("misc", "wip", "project work")."""
     if not notes.strip():
@@ -51,34 +54,42 @@ def is_vague(notes: str) -> bool:
     return all(w in _VAGUE_WORDS for w in words)
 
 
+def _description_problem(notes: str) -> AnomalyKind | None:
+    if not notes.strip():
+        return "missing_description"
+    return "vague_description" if is_vague(notes) else None
+
+
 def check_descriptions(entries: Iterable[TimeEntry]) -> list[Anomaly]:
     """`missing_description` for empty notes, `vague_description` for notes that say nothing."""
     found = []
+    problems: dict[str, AnomalyKind | None] = {}  # notes repeat endlessly: each text is judged once
     for e in entries:
-        if not e.notes.strip():
-            found.append(Anomaly(entry_id=e.id, kind="missing_description",
+        if e.notes not in problems:
+            problems[e.notes] = _description_problem(e.notes)
+        kind = problems[e.notes]
+        if kind == "missing_description":
+            found.append(Anomaly(entry_id=e.id, kind=kind,
                                  message="no description: the client would see a line with no explanation"))
-        elif is_vague(e.notes):
-            found.append(Anomaly(entry_id=e.id, kind="vague_description",
+        elif kind == "vague_description":
+            found.append(Anomaly(entry_id=e.id, kind=kind,
                                  message=f"notes {e.notes.strip()!r} do not say what work was done"))
     return found
-
-
-def _duplicate_key(e: TimeEntry) -> tuple[object, ...]:
-    return (e.person, e.client, e.date, e.hours, _clean_notes(e.notes), e.start, e.end, e.project_code,
-            e.task, e.task_ref)
 
 
 def find_duplicates(entries: Iterable[TimeEntry]) -> dict[str, TimeEntry]:
     """Map each later copy's id to the earlier row (in file order) it repeats."""
     first: dict[tuple[object, ...], TimeEntry] = {}
     copies: dict[str, TimeEntry] = {}
+    cleaned: dict[str, str] = {}  # notes repeat endlessly: each text is folded once
     for e in entries:
-        key = _duplicate_key(e)
-        if key in first:
-            copies[e.id] = first[key]
-        else:
-            first[key] = e
+        notes = cleaned.get(e.notes)
+        if notes is None:
+            notes = cleaned[e.notes] = _clean_notes(e.notes)
+        key = (e.person, e.client, e.date, e.hours, notes, e.start, e.end, e.project_code, e.task, e.task_ref)
+        original = first.setdefault(key, e)
+        if original is not e:
+            copies[e.id] = original
     return copies
 
 
@@ -105,6 +116,8 @@ def check_overlaps(entries: Iterable[TimeEntry], copies: dict[str, TimeEntry]) -
     """Two timed entries of one person and date whose [start, end) intersect: both are flagged."""
     days: dict[tuple[str, date], list[tuple[datetime, datetime, TimeEntry]]] = defaultdict(list)
     for e in entries:
+        if e.start is None or e.end is None:  # most entries are untimed
+            continue
         span = _interval(e)
         if span is not None and e.id not in copies:
             days[(e.person, e.date)].append((*span, e))
@@ -125,24 +138,31 @@ def check_overlaps(entries: Iterable[TimeEntry], copies: dict[str, TimeEntry]) -
 
 
 def _valid_hours(e: TimeEntry) -> bool:
-    return Decimal(0) < e.hours <= MAX_ENTRY_HOURS
+    return ZERO < e.hours <= MAX_ENTRY_HOURS
 
 
-def check_excessive_days(entries: Iterable[TimeEntry], copies: dict[str, TimeEntry]) -> list[Anomaly]:
+def check_excessive_days(entries: Sequence[TimeEntry], copies: dict[str, TimeEntry]) -> list[Anomaly]:
     """Every entry of a person-day whose hours (without invalid ones and duplicate copies) exceed 12."""
-    days: dict[tuple[str, date], list[TimeEntry]] = defaultdict(list)
+    # Each person-day's hours first, then the entries of the few long days (days in order of first
+    # appearance, entries in file order): cheaper than keeping every day's entries.
+    hours: dict[tuple[str, date], Decimal] = {}
     for e in entries:
-        days[(e.person, e.date)].append(e)
-    found = []
-    for (person, day), group in days.items():
-        hours = sum((e.hours for e in group if _valid_hours(e) and e.id not in copies), Decimal(0))
-        if hours > MAX_DAY_HOURS:
-            found += [
-                Anomaly(entry_id=e.id, kind="excessive_day",
-                        message=f"{person} logged {hours} h on {day}, more than {MAX_DAY_HOURS} h in one day")
-                for e in group
-            ]
-    return found
+        day = (e.person, e.date)
+        total = hours.setdefault(day, ZERO)
+        if _valid_hours(e) and e.id not in copies:
+            hours[day] = total + e.hours
+    long_days: dict[tuple[str, date], list[TimeEntry]] = {day: [] for day, h in hours.items() if h > MAX_DAY_HOURS}
+    if long_days:
+        for e in entries:
+            group = long_days.get((e.person, e.date))
+            if group is not None:
+                group.append(e)
+    return [
+        Anomaly(entry_id=e.id, kind="excessive_day",
+                message=f"{person} logged {hours[(person, day)]} h on {day}, more than {MAX_DAY_HOURS} h in one day")
+        for (person, day), group in long_days.items()
+        for e in group
+    ]
 
 
 def check_weekend(entries: Iterable[TimeEntry]) -> list[Anomaly]:

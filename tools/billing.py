@@ -8,10 +8,11 @@ fixed-fee milestones); then `code`, discount, cap and tax. Nothing here knows ab
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from pydantic import BaseModel
 
@@ -61,9 +62,11 @@ class Totals(BaseModel):
     total: Decimal
 
 
-@dataclass(frozen=True)
-class Billable:
-    """An entry on its way to a line: its category, its rolled-up line (if any), rounded minutes, rate."""
+class Billable(NamedTuple):
+    """An entry on its way to a line: its category, its rolled-up line (if any), rounded minutes, rate.
+
+    Immutable; a named tuple rather than a frozen dataclass since one is built per entry at each step.
+    """
 
     entry: TimeEntry
     category: str
@@ -130,29 +133,48 @@ def apply_entry_rules(client: Client, items: Sequence[Billable]) -> tuple[list[B
                     remaining.append(item)
             kept = remaining
         elif isinstance(rule, RollupRule):
-            pattern = re.compile(rule.rollup.pattern)
+            matches = _searcher(rule.rollup.pattern)
             kept = [
                 Billable(item.entry, item.category, rule.rollup.into)
-                if item.rollup is None and pattern.search(f"{item.entry.notes} {item.entry.task}")
+                if item.rollup is None and matches(item.entry.notes, item.entry.task)
                 else item
                 for item in kept
             ]
     return kept, excluded
 
 
+def _searcher(pattern: str) -> Callable[[str, str], bool]:
+    """Whether `pattern` is found in `notes + " " + task`, searched once per distinct pair (they repeat)."""
+    compiled = re.compile(pattern)
+    found: dict[tuple[str, str], bool] = {}
+
+    def matches(notes: str, task: str) -> bool:
+        hit = found.get((notes, task))
+        if hit is None:
+            hit = found[(notes, task)] = compiled.search(f"{notes} {task}") is not None
+        return hit
+
+    return matches
+
+
 def price(client: Client, items: Iterable[Billable], roles: dict[str, str]) -> list[Billable]:
     """Round each entry's hours and find its rate (a rolled-up entry keeps its own category's rate)."""
     inc, mode = client.rounding.increment_minutes, client.rounding.mode
-    return [
-        Billable(
-            item.entry,
-            item.category,
-            item.rollup,
-            billed_minutes(item.entry.hours, inc, mode),
-            rate_for(client, item.entry.person, roles.get(item.entry.person), item.category),
-        )
-        for item in items
-    ]
+    # Entries repeat a few hours values, people and categories: each is rounded or rated once. Hours are
+    # keyed by their text, since 1.5 and 1.50 are equal but round to differently written minutes.
+    minutes: dict[str, Decimal] = {}
+    rates: dict[tuple[str, str], Decimal] = {}
+    priced = []
+    for item in items:
+        e = item.entry
+        hours = str(e.hours)
+        if hours not in minutes:
+            minutes[hours] = billed_minutes(e.hours, inc, mode)
+        key = (e.person, item.category)
+        if key not in rates:
+            rates[key] = rate_for(client, e.person, roles.get(e.person), item.category)
+        priced.append(Billable(e, item.category, item.rollup, minutes[hours], rates[key]))
+    return priced
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -170,21 +192,27 @@ def _line(description: str, category: str, minutes: Decimal, rate: Decimal, ids:
     )
 
 
+# Sort keys, in C rather than a lambda per entry.
+_row = operator.attrgetter("entry.row")
+_date_and_row = operator.attrgetter("entry.date", "entry.row")
+
+
 def hourly_lines(
     client: Client, items: Sequence[Billable], category_order: dict[str, int], label: Callable[[str], str]
 ) -> list[Line]:
     """One line per (group, rate); a rollup line per (`into`, rate) after the grouped lines."""
     groups: dict[tuple[object, ...], list[Billable]] = {}
-    for item in sorted(items, key=lambda i: (i.entry.date, i.entry.row)):
+    group_by = client.group_by
+    for item in sorted(items, key=_date_and_row):
         e = item.entry
         key: tuple[object, ...]
         if item.rollup is not None:
             key = (2, item.rollup, item.rate)
-        elif client.group_by == "category":
+        elif group_by == "category":
             key = (1, category_order.get(item.category, len(category_order)), item.category, item.rate)
-        elif client.group_by == "task":
+        elif group_by == "task":
             key = (1, e.task, item.rate)
-        elif client.group_by == "person":
+        elif group_by == "person":
             key = (1, e.person, item.rate)
         else:
             key = (1, e.date, e.row)
@@ -216,7 +244,7 @@ def hourly_lines(
             description = f"{first.entry.date} {first.entry.person}: {first.entry.notes.strip()}"
             category = ""
         minutes = sum((i.minutes for i in members), ZERO)
-        ids = [i.entry.id for i in sorted(members, key=lambda i: i.entry.row)]
+        ids = [i.entry.id for i in sorted(members, key=_row)]
         lines.append(_line(description, category, minutes, first.rate, ids))
     return lines
 
@@ -226,7 +254,7 @@ def retainer_lines(client: Client, items: Sequence[Billable]) -> list[Line]:
     terms = client.billing.retainer
     if terms is None:  # validated away; kept for the type checker
         raise BillingError(f"client {client.id} is billed by retainer but has no retainer terms")
-    ids = [i.entry.id for i in sorted(items, key=lambda i: i.entry.row)]
+    ids = [i.entry.id for i in sorted(items, key=_row)]
     lines = [Line(description=RETAINER_LINE, category="", quantity=Decimal(1), unit_price=terms.amount,
                   amount=to_cents(terms.amount), entry_ids=ids)]
     minutes = sum((i.minutes for i in items), ZERO)

@@ -21,7 +21,8 @@ marked uncertain for a person to check. The reason names the evidence that decid
 or past note the notes resemble, and the context fields that pointed the same way.
 
 Speed: scores add up across channels, so the notes' part is computed once per distinct notes text and the
-rest once per distinct (task column, task, person, project); an entry then costs a few look-ups.
+rest once per distinct (task column, task, person, project), itself from a sum shared by every task of one
+(task column, person, project); an entry then costs a few look-ups and one product of odds.
 
 Notes are data: they are only ever split into words and counted, never read as instructions.
 """
@@ -41,7 +42,7 @@ from typing import NamedTuple
 
 from tools.domain import Categorization, Task, TimeEntry, Workspace
 
-__all__ = ["UNCERTAIN_BELOW", "Categorization", "Categorizer"]
+__all__ = ["UNCERTAIN_BELOW", "Categorization", "Categorizer", "Decision"]
 
 UNCERTAIN_BELOW = 0.5
 """An entry whose best category is less likely than this is flagged `uncertain_category`."""
@@ -338,6 +339,15 @@ class _NoteScore(NamedTuple):
     plain: str  # the notes with runs of spaces folded, as a reason quotes them
 
 
+class Decision(NamedTuple):
+    """A `Categorization`'s fields, without the model: cheap to build, hold and read by the thousand."""
+
+    category: str
+    confidence: float
+    reason: str
+    uncertain: bool
+
+
 class _ContextScore(NamedTuple):
     """What everything but the notes says: the prior plus each context channel, kept apart for reasons."""
 
@@ -389,10 +399,11 @@ class Categorizer:
                         postings.append(j)
             self._index.append(index)
         # Entries repeat their notes, tasks and people endlessly: each part is scored once.
-        self._cache: dict[tuple[str, str, str, str, str], Categorization] = {}
+        self._cache: dict[tuple[str, str, str, str, str], Decision] = {}
         self._notes: dict[str, _NoteScore] = {}
         self._tokens: dict[str, tuple[tuple[str, ...], _Vector | None]] = {}
         self._contexts: dict[_ContextKey, _ContextScore] = {}
+        self._bases: dict[tuple[str, str, str], tuple[_Vector, tuple[tuple[_Vector, str], ...]]] = {}
         self._fields: dict[tuple[str, str], tuple[_Vector, str]] = {}
         self._note_reasons: dict[tuple[str, int], tuple[bool, str]] = {}
         self._context_reasons: dict[tuple[_ContextKey, int], tuple[str, str]] = {}
@@ -480,17 +491,25 @@ class Categorizer:
 
     def categorize(self, entry: TimeEntry) -> Categorization:
         """The most likely category for one entry, its probability, and a reason naming the evidence."""
+        return Categorization(**self.decide(entry)._asdict())
+
+    def categorize_many(self, entries: Iterable[TimeEntry]) -> dict[str, Categorization]:
+        """Categorize every entry; the result maps entry id to its categorization."""
+        return {entry.id: self.categorize(entry) for entry in entries}
+
+    def decide(self, entry: TimeEntry) -> Decision:
+        """`categorize`, as a plain named tuple: for callers that read thousands of results and keep none."""
         key = (entry.notes, entry.task, entry.task_ref or "", entry.person, entry.project_code)
         found = self._cache.get(key)
         if found is None:
             found = self._cache[key] = self._decide(*key)
         return found
 
-    def categorize_many(self, entries: Iterable[TimeEntry]) -> dict[str, Categorization]:
-        """Categorize every entry; the result maps entry id to its categorization."""
-        return {entry.id: self.categorize(entry) for entry in entries}
+    def decide_many(self, entries: Iterable[TimeEntry]) -> dict[str, Decision]:
+        """`categorize_many`, as plain named tuples."""
+        return {entry.id: self.decide(entry) for entry in entries}
 
-    def _decide(self, notes: str, task_column: str, task_ref: str, person: str, project: str) -> Categorization:
+    def _decide(self, notes: str, task_column: str, task_ref: str, person: str, project: str) -> Decision:
         note = self._notes.get(notes) or self._note(notes)
         context_key = (task_column, task_ref.lower() or note.task, person, project)
         context = self._contexts.get(context_key)
@@ -501,11 +520,11 @@ class Categorizer:
         top = max(odds)
         best = odds.index(top)  # the first of equal odds: ties go to the earlier catalogue category
         confidence = top / sum(odds)
-        return Categorization(
-            category=self.categories[best],
-            confidence=round(confidence, 4),
-            reason=self._reason(note, context, context_key, best),
-            uncertain=confidence < UNCERTAIN_BELOW,
+        return Decision(
+            self.categories[best],
+            round(confidence, 4),
+            self._reason(note, context, context_key, best),
+            confidence < UNCERTAIN_BELOW,
         )
 
     def _note(self, notes: str) -> _NoteScore:
@@ -558,16 +577,18 @@ class Categorizer:
         return words, row
 
     def _context(self, task_column: str, task_id: str, person: str, project: str) -> _ContextScore:
-        parts = [self._field("task", task_column), self._field("person", person),
-                 self._field("role", self._roles.get(person, "")), self._field("project", project)]
+        # Contexts that differ only by task share the rest of the sum (added in the same order, so the
+        # floats come out the same), computed once.
+        base = self._bases.get((task_column, person, project))
+        if base is None:
+            base = self._bases[(task_column, person, project)] = _added(self._prior, [
+                self._field("task", task_column), self._field("person", person),
+                self._field("role", self._roles.get(person, "")), self._field("project", project)])
+        vec, parts = base
         if task_id in self._tasks:
-            parts += [self._field("title", task_id), self._field("ref", task_id)]
-        parts = [part for part in parts if any(part[0])]
-        vec = list(self._prior)
-        for part, _ in parts:
-            for i, v in enumerate(part):
-                vec[i] += v
-        return _ContextScore(tuple(vec), _odds(tuple(vec)), tuple(parts))
+            vec, more = _added(vec, [self._field("title", task_id), self._field("ref", task_id)])
+            parts += more
+        return _ContextScore(vec, _odds(vec), parts)
 
     def _field(self, channel: str, value: str) -> tuple[_Vector, str]:
         """One context field's weighted scores and how a reason names it; these values recur endlessly."""
@@ -677,7 +698,15 @@ def _quote(text: str) -> str:
 
 def _odds(vec: _Vector) -> _Vector:
     top = max(vec)
-    return tuple(math.exp((v - top) * _INVERSE_TEMPERATURE) for v in vec)
+    return tuple([math.exp((v - top) * _INVERSE_TEMPERATURE) for v in vec])
+
+
+def _added(vec: _Vector, parts: list[tuple[_Vector, str]]) -> tuple[_Vector, tuple[tuple[_Vector, str], ...]]:
+    """`vec` plus each part that says anything, in order; and those parts."""
+    kept = tuple(part for part in parts if any(part[0]))
+    for part, _ in kept:
+        vec = tuple(map(operator.add, vec, part))
+    return vec, kept
 
 
 def _scaled(vec: _Vector, weight: float) -> _Vector:

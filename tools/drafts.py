@@ -28,14 +28,14 @@ from tools.billing import (
     price,
     retainer_lines,
 )
-from tools.domain import HELD_KINDS, Anomaly, Categorization, Client, TimeEntry, Workspace
+from tools.domain import HELD_KINDS, Anomaly, Client, Task, TimeEntry, Workspace
 from tools.money import format_money, format_quantity
 from tools.numbering import next_invoice_number
 from tools.periods import Period
 from tools.reconcile import TaskIndex, find_unlogged_tasks, logged_task_ids
 
 if TYPE_CHECKING:
-    from tools.categorize import Categorizer
+    from tools.categorize import Categorizer, Decision
 
 __all__ = ["Draft", "DraftAnomaly", "DraftContext", "EntryDecision", "Period", "draft_invoice"]
 
@@ -132,10 +132,21 @@ class DraftContext:
         self.tasks = TaskIndex(workspace.tasks)
         self.anomalies = detect_anomalies(workspace.entries, self.tasks, self.as_of)
         self.logged_tasks = logged_task_ids(workspace.entries, self.tasks)
+        self.invoiced = already_invoiced(workspace, self.as_of)
         self.by_client: dict[str, list[TimeEntry]] = defaultdict(list)
+        # What every draft of a client starts from, whatever its period: billable entries not yet invoiced,
+        # and among them those dated after the as-of date (listed on every draft of their client).
+        self.open_by_client: dict[str, list[TimeEntry]] = defaultdict(list)
+        self.future_by_client: dict[str, list[TimeEntry]] = defaultdict(list)
         for entry in workspace.entries:
             self.by_client[entry.client].append(entry)
-        self.invoiced = already_invoiced(workspace, self.as_of)
+            if entry.billable and entry.id not in self.invoiced:
+                self.open_by_client[entry.client].append(entry)
+                if entry.date > self.as_of:
+                    self.future_by_client[entry.client].append(entry)
+        self.tasks_by_client: dict[str, list[Task]] = defaultdict(list)
+        for task in workspace.tasks:
+            self.tasks_by_client[task.client].append(task)
         self.roles = {p.person: p.role for p in workspace.people}
         self.category_order = {c.id: i for i, c in enumerate(workspace.settings.categories)}
         self._categorizers: dict[date, Categorizer] = {}
@@ -170,6 +181,7 @@ def draft_invoice(
     *,
     as_of: date | None = None,
     categories: Mapping[str, str] | None = None,
+    dropped: Mapping[str, str] | None = None,
     context: DraftContext | None = None,
 ) -> Draft:
     """Draft one client's invoice for a period, exactly per the workspace contract.
@@ -180,39 +192,49 @@ def draft_invoice(
         period: the billing period (both ends included).
         as_of: the run's date; entries after it are held as `future_date` (default: today).
         categories: known categories by entry id (e.g. decided by a person); others are inferred.
+        dropped: entries a reviewer took off this invoice, by id, with the reason; listed as excluded.
         context: a shared `DraftContext` when drafting many clients in one run.
     """
     ctx = context if context is not None else DraftContext(workspace, as_of)
     client = workspace.client(client_id)
-    entries = [
-        e for e in ctx.by_client.get(client.id, [])
-        if e.billable and e.id not in ctx.invoiced and e.date in period
-    ]
+    start, end = period.start, period.end
+    entries = [e for e in ctx.open_by_client.get(client.id, []) if start <= e.date <= end]
     anomalies: list[DraftAnomaly] = []
     decisions: dict[str, EntryDecision] = {}
     billable: list[TimeEntry] = []
     for e in entries:
-        found = ctx.anomalies.get(e.id, [])
+        found = ctx.anomalies.get(e.id)
+        if not found:  # most entries
+            billable.append(e)
+            continue
         anomalies += [_shown(a) for a in found]
         if any(a.kind in HELD_KINDS for a in found):
             decisions[e.id] = _decision(e, "held")
         else:
             billable.append(e)
 
+    excluded = []
+    if dropped:
+        excluded = [Exclusion(entry_id=e.id, reason=f"dropped by reviewer: {dropped[e.id]}")
+                    for e in billable if e.id in dropped]
+        billable = [e for e in billable if e.id not in dropped]
     chosen = _categorize(ctx, client, billable, period, categories)
-    for e in billable:
-        if chosen[e.id].uncertain and client.billing.model != "fixed":
-            anomalies.append(DraftAnomaly(
-                entry_id=e.id, kind="uncertain_category", held=False,
-                message=f"category {chosen[e.id].category} is a guess "
-                f"({chosen[e.id].confidence:.0%} sure): {chosen[e.id].reason}"))
+    if client.billing.model != "fixed":
+        for e in billable:
+            cat = chosen[e.id]
+            if cat.uncertain:
+                anomalies.append(DraftAnomaly(
+                    entry_id=e.id, kind="uncertain_category", held=False,
+                    message=f"category {cat.category} is a guess ({cat.confidence:.0%} sure): {cat.reason}"))
     anomalies += _future_outside(ctx, client, period)
-    anomalies += [_shown(a) for a in find_unlogged_tasks(client.id, period, ctx.workspace.tasks, ctx.logged_tasks)]
+    tasks = ctx.tasks_by_client.get(client.id, [])
+    anomalies += [_shown(a) for a in find_unlogged_tasks(client.id, period, tasks, ctx.logged_tasks)]
 
     items = [Billable(e, chosen[e.id].category) for e in billable]
-    kept, excluded = apply_entry_rules(client, items)
+    kept, by_rule = apply_entry_rules(client, items)
+    excluded += by_rule
     if client.billing.model == "fixed":
-        lines = milestone_lines(client, period, workspace.tasks)
+        lines = milestone_lines(client, period, tasks)
         excluded += [Exclusion(entry_id=i.entry.id, reason=FIXED_FEE_REASON) for i in kept]
         priced: list[Billable] = []
     else:
@@ -226,9 +248,9 @@ def draft_invoice(
 
     by_id = {e.id: e for e in entries}
     for x in excluded:
-        decisions[x.entry_id] = _decision(by_id[x.entry_id], "excluded", chosen)
+        decisions[x.entry_id] = _decision(by_id[x.entry_id], "excluded", chosen.get(x.entry_id))
     for item in priced:
-        decisions[item.entry.id] = _decision(item.entry, "billed", chosen, item)
+        decisions[item.entry.id] = _decision(item.entry, "billed", chosen[item.entry.id], item)
     issue = period.issue_date
     return Draft(
         client=client.id,
@@ -257,12 +279,10 @@ def _shown(anomaly: Anomaly) -> DraftAnomaly:
 def _decision(
     e: TimeEntry,
     outcome: Literal["billed", "excluded", "held"],
-    chosen: Mapping[str, Categorization] | None = None,
+    cat: Decision | None = None,
     item: Billable | None = None,
 ) -> EntryDecision:
-    cat = chosen.get(e.id) if chosen else None
-    # Built from validated data on the hot path of drafting thousands of entries: construct, don't re-validate.
-    return EntryDecision.model_construct(
+    return EntryDecision(
         entry_id=e.id, date=e.date, person=e.person, notes=e.notes, hours=e.hours,
         billed_hours=item.minutes / 60 if item else None, rate=item.rate if item else None,
         category=cat.category if cat else None, confidence=cat.confidence if cat else None,
@@ -276,16 +296,18 @@ def _categorize(
     entries: list[TimeEntry],
     period: Period,
     given: Mapping[str, str] | None,
-) -> dict[str, Categorization]:
+) -> dict[str, Decision]:
+    from tools.categorize import Decision
+
     given = given or {}
     chosen = {
-        e.id: Categorization(category=given[e.id], confidence=1.0, reason="category given", uncertain=False)
+        e.id: Decision(category=given[e.id], confidence=1.0, reason="category given", uncertain=False)
         for e in entries
         if e.id in given
     }
     rest = [e for e in entries if e.id not in given]
     if rest:
-        chosen.update(ctx.categorizer(period.start).categorize_many(rest))
+        chosen.update(ctx.categorizer(period.start).decide_many(rest))
     return chosen
 
 
@@ -293,8 +315,8 @@ def _future_outside(ctx: DraftContext, client: Client, period: Period) -> list[D
     """Future-dated entries outside the period: listed (held) on every draft of their client."""
     return [
         _shown(a)
-        for e in ctx.by_client.get(client.id, [])
-        if e.billable and e.id not in ctx.invoiced and e.date > ctx.as_of and e.date not in period
+        for e in ctx.future_by_client.get(client.id, [])
+        if e.date not in period
         for a in ctx.anomalies.get(e.id, [])
         if a.kind == "future_date"
     ]

@@ -7,9 +7,14 @@
     │   ├── UnknownClientError    no client with that id, name or alias
     │   ├── InvalidPeriodError    a period that is not YYYY-MM or START..END
     │   └── BillingError          the client's terms cannot price an entry (e.g. no rate applies)
-    └── ToolError                 raised by a tool called by the agent
-        ├── RetryableToolError    the model may correct its input and call again
-        └── TerminalToolError     the run cannot go on
+    ├── ToolError                 raised by a tool called by the agent
+    │   ├── RetryableToolError    the model may correct its input and call again
+    │   └── TerminalToolError     the run cannot go on
+    └── ModelError                the model API (Claude) failed; raised by agent/claude.py
+        ├── ModelAuthError        the API key is missing, wrong or lacks permission (401/403)
+        ├── ModelRequestError     the API rejected what we sent (400/404/413...): a bug or bad config
+        ├── ModelSpendLimitError  the organization's spend limit is reached: retrying will not help
+        └── ModelUnavailableError overloaded (529), rate limited (429), 5xx or unreachable, after retries
 
 Problems found *in data* (anomalies, validation issues) are values, not exceptions: see
 `tools.domain.Issue` and `tools.domain.Anomaly`.
@@ -72,3 +77,28 @@ class RetryableToolError(ToolError):
 
 class TerminalToolError(ToolError):
     """The run cannot continue; the message is shown to the person."""
+
+
+class ModelError(InvoiceAgentError):
+    """The model API failed; the message says what happened and what to do. `request_id` is for support."""
+
+    def __init__(self, message: str, *, status_code: int | None = None, request_id: str | None = None) -> None:
+        self.status_code = status_code
+        self.request_id = request_id
+        super().__init__(f"{message} (request id {request_id})" if request_id else message)
+
+
+class ModelAuthError(ModelError):
+    """The API key is missing, rejected (401) or not allowed to do this (403)."""
+
+
+class ModelRequestError(ModelError):
+    """The API rejected the request itself (400, 404, 413, ...): sending it again will fail again."""
+
+
+class ModelSpendLimitError(ModelError):
+    """The organization's spend limit is reached (402, or 429 with a spend-limit code): no retry helps."""
+
+
+class ModelUnavailableError(ModelError):
+    """Overloaded, rate limited, a server error or no connection, and still so after the bounded retries."""

@@ -45,16 +45,15 @@ def check_task_refs(entries: Iterable[TimeEntry], tasks: Iterable[Task] | TaskIn
     index = tasks if isinstance(tasks, TaskIndex) else TaskIndex(tasks)
     found = []
     for e in entries:
-        foreign: list[tuple[str, Task]] = []
         ref = index.by_id.get(e.task_ref) if e.task_ref else None
         if e.task_ref and ref is None:
             found.append(Anomaly(entry_id=e.id, kind="unknown_task",
                                  message=f"task_ref {e.task_ref!r} is not in the task log (tasks.csv)"))
-        if ref is not None and ref.client != e.client:
-            foreign.append(("task_ref", ref))
-        foreign += [("notes", t) for t in index.mentioned(e.notes) if t.client != e.client]
-        if foreign:
-            where, task = foreign[0]
+        # The first task of another client, by task_ref, else by mention in the notes.
+        where, task = "task_ref", ref
+        if ref is None or ref.client == e.client:
+            where, task = "notes", _of_another_client(index.mentioned(e.notes), e.client)
+        if task is not None:
             found.append(Anomaly(
                 entry_id=e.id, kind="wrong_project",
                 message=f"{where} names task {task.id} ({task.title!r}), which belongs to client "
@@ -68,13 +67,23 @@ def check_task_refs(entries: Iterable[TimeEntry], tasks: Iterable[Task] | TaskIn
     return found
 
 
+def _of_another_client(tasks: list[Task], client: str) -> Task | None:
+    for task in tasks:
+        if task.client != client:
+            return task
+    return None
+
+
 def logged_task_ids(entries: Iterable[TimeEntry], index: TaskIndex) -> set[str]:
     """Ids of tasks that have any time at all, by task_ref or by a mention in the notes."""
     logged = set()
+    notes = set()
     for e in entries:
         if e.task_ref:
             logged.add(e.task_ref)
-        logged.update(t.id for t in index.mentioned(e.notes))
+        notes.add(e.notes)
+    for text in notes:  # each distinct text once
+        logged.update(t.id for t in index.mentioned(text))
     return logged
 
 

@@ -43,5 +43,10 @@ def render_draft(draft: Draft) -> str:
             out += [f"  {a.entry_id:<10} {a.kind:<20} {a.message}" for a in items]
     if draft.excluded:
         out += ["", f"Excluded ({len(draft.excluded)}):"]
-        out += [f"  {x.entry_id:<10} {x.reason}" for x in draft.excluded]
+        by_reason: dict[str, list[str]] = {}
+        for x in draft.excluded:
+            by_reason.setdefault(x.reason, []).append(x.entry_id)
+        for reason, ids in by_reason.items():
+            shown = ", ".join(ids[:6]) + (f" and {len(ids) - 6} more" if len(ids) > 6 else "")
+            out.append(f"  {reason}: {shown}")
     return "\n".join(out)

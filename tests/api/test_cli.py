@@ -43,7 +43,7 @@ def test_the_readable_draft_shows_lines_totals_and_every_held_flagged_and_exclud
     assert "780.00 GBP" in out
     assert "e6         duplicate            duplicate of entry e2" in out
     assert "e7         missing_description" in out
-    assert "e4         excluded by client rule: category internal_meeting" in out
+    assert "excluded by client rule: category internal_meeting: e4" in out
 
 
 def test_an_unknown_client_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,121 @@
+"""Starting and deciding invoice runs: what the CLI and the API call.
+
+One run drafts one client's invoice for one period (a request naming several clients starts several
+runs). The approvals table in the store is both the inbox and the lock: a decision first wins a
+compare-and-set on the run's approval row, then resumes the graph, so two people (or processes) deciding
+at once cannot both push.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Any
+
+from langgraph.types import Command
+from pydantic import BaseModel
+
+from agent.prompts import task_message
+from agent.requests import resolve_request
+from graph.nodes import Decision, Runtime
+from graph.state import InvoiceRunState
+from tools.errors import DomainError
+from tools.periods import Period
+from tools.store import RecordNotFoundError
+
+Progress = Callable[[str], None]
+
+
+class RunNotWaitingError(DomainError):
+    """The run is not waiting for a decision (already decided, unknown, or still running)."""
+
+
+class RunOutcome(BaseModel):
+    run_id: str | None
+    client: str | None = None
+    period: str | None = None
+    status: str
+    message: str = ""
+
+
+class InvoiceRuns:
+    def __init__(self, runtime: Runtime, graph: Any, *, as_of: date | None = None) -> None:
+        self.rt = runtime
+        self.graph = graph
+        self.as_of = as_of or date.today()
+
+    @staticmethod
+    def _config(run_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": run_id}}
+
+    def _drive(self, run_id: str, payload: Any, progress: Progress | None) -> InvoiceRunState:
+        for update in self.graph.stream(payload, self._config(run_id), stream_mode="updates", durability="sync"):
+            for node, change in update.items():
+                if node == "__interrupt__" or not isinstance(change, dict):
+                    continue
+                for line in change.get("progress", []):
+                    if progress:
+                        progress(line)
+        state: InvoiceRunState = self.graph.get_state(self._config(run_id)).values
+        return state
+
+    def request(self, text: str, *, progress: Progress | None = None) -> list[RunOutcome]:
+        """Understand a request and start one run per client it names (or return the question to ask)."""
+        resolution = resolve_request(text, self.rt.workspace, self.as_of)
+        if resolution.question:
+            return [RunOutcome(run_id=None, status="question", message=resolution.question)]
+        for note in resolution.assumptions:
+            if progress:
+                progress(f"note: {note}")
+        return [self.start(t.client, t.period, text, progress=progress) for t in resolution.targets]
+
+    def start(self, client_id: str, period: Period, request: str, *, progress: Progress | None = None) -> RunOutcome:
+        """Start one run, unless this client and period already have a draft waiting or an invoice."""
+        client = self.rt.workspace.client(client_id)
+        existing = self.rt.store.find_active(self.rt.workspace.root, client.id, period)
+        if existing is not None:
+            return RunOutcome(run_id=existing.run_id, client=client.id, period=str(period), status="exists",
+                              message=f"{client.name}, {period}: {existing.describe()}; nothing new was started")
+        run_id = uuid.uuid4().hex[:12]
+        self.rt.store.create_run(self.rt.workspace.root, request, run_id=run_id, client=client.id, period=period)
+        if progress:
+            progress(f"run {run_id}: {client.name}, {period}")
+        state = self._drive(run_id, {
+            "run_id": run_id, "workspace": self.rt.workspace.root, "client": client.id, "period": str(period),
+            "as_of": self.as_of.isoformat(), "request": request, "steps": 0, "progress": [],
+            "messages": [{"role": "user", "text": task_message(client.id, client.name, str(period), request),
+                          "tool_calls": [], "tool_results": []}],
+        }, progress)
+        return RunOutcome(run_id=run_id, client=client.id, period=str(period), status=state.get("status", "?"),
+                          message=state.get("outcome") or state.get("summary", ""))
+
+    def decide(self, run_id: str, decision: Decision, *, progress: Progress | None = None) -> RunOutcome:
+        """Apply a person's decision to a run waiting for approval; exactly one decision wins."""
+        snapshot = self.graph.get_state(self._config(run_id))
+        interrupts = list(getattr(snapshot, "interrupts", ()) or ())
+        if not interrupts:
+            raise RunNotWaitingError(f"run {run_id} is not waiting for approval ({self._status(run_id)})")
+        if not self.rt.store.claim(run_id, expected_status="pending", new_status="resuming"):
+            raise RunNotWaitingError(f"run {run_id} was already decided ({self._status(run_id)})")
+        state = self._drive(run_id, Command(resume={interrupts[0].id: decision.model_dump(mode="json")}), progress)
+        return RunOutcome(run_id=run_id, client=state.get("client"), period=state.get("period"),
+                          status=state.get("status", "?"), message=state.get("outcome") or state.get("summary", ""))
+
+    def resume(self, run_id: str, *, progress: Progress | None = None) -> RunOutcome:
+        """Continue a run that stopped mid-way (a crash after approval): finished steps are not repeated."""
+        snapshot = self.graph.get_state(self._config(run_id))
+        if not snapshot.next or getattr(snapshot, "interrupts", None):
+            raise RunNotWaitingError(f"run {run_id} has nothing to resume ({self._status(run_id)})")
+        state = self._drive(run_id, None, progress)
+        return RunOutcome(run_id=run_id, client=state.get("client"), period=state.get("period"),
+                          status=state.get("status", "?"), message=state.get("outcome") or "")
+
+    def _status(self, run_id: str) -> str:
+        try:
+            return f"status {self.rt.store.get_run(run_id).status}"
+        except RecordNotFoundError:
+            return "no such run"
+
+    def waiting(self) -> Iterator[Any]:
+        yield from self.rt.store.list_pending()

@@ -1,0 +1,196 @@
+"""The invoice run end to end: request -> agent and tools -> approval interrupt -> invoice, push, send."""
+
+from __future__ import annotations
+
+import json
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from agent.model import Message
+from agent.testing import ScriptedModel, call, turn
+from api.settings import Settings
+from graph.nodes import Decision
+from graph.runs import InvoiceRuns, RunNotWaitingError
+from tests.graph.conftest import OpenRuns
+from tools.connectors.local_ledger import LocalLedger
+from tools.toolbox import Revisions
+
+APPROVE = Decision(action="approve", actor="ann@firm")
+ACME = {"client": "acme", "period": "2026-03"}
+EXPECTED = json.loads((Path(__file__).parents[1] / "fixtures/tiny/answers/acme-2026-03.json").read_text())
+
+
+def tool_names(runs: InvoiceRuns, run_id: str) -> list[str]:
+    state = runs.graph.get_state({"configurable": {"thread_id": run_id}}).values
+    return [c["name"] for m in state["messages"] if m["role"] == "assistant" for c in m["tool_calls"]]
+
+
+def test_a_request_becomes_a_draft_waiting_for_approval_and_nothing_is_pushed(runs: InvoiceRuns,
+                                                                               settings: Settings) -> None:
+    [outcome] = runs.request("invoice Acme for March")
+    assert outcome.status == "awaiting_approval" and outcome.run_id
+    assert tool_names(runs, outcome.run_id) == [
+        "fetch_entries", "detect_anomalies", "reconcile_tasks", "categorize_entries", "draft_invoice",
+        "request_approval"]
+    draft = runs.rt.store.latest_draft(outcome.run_id)
+    assert draft is not None and draft.draft.contract_json()["total"] == EXPECTED["total"] == "780.00"
+    assert "4 held" not in outcome.message and "Held off the invoice until you decide: 4" in outcome.message
+    assert [a.run_id for a in runs.waiting()] == [outcome.run_id]
+    assert not (settings.data_dir / "outbox").exists() or not list((settings.data_dir / "outbox").iterdir())
+    assert runs.rt.store.invoice_for_run(outcome.run_id) is None
+
+
+def test_approving_numbers_pushes_and_sends_the_invoice_once(runs: InvoiceRuns, settings: Settings) -> None:
+    [outcome] = runs.request("invoice Acme for March")
+    assert outcome.run_id
+    done = runs.decide(outcome.run_id, APPROVE)
+    assert done.status == "sent"
+    invoice = runs.rt.store.invoice_for_run(outcome.run_id)
+    assert invoice is not None and invoice.number == "TS-2026-0001" and str(invoice.total) == "780.00"
+    assert invoice.status == "sent" and invoice.ledger == "local"
+    [eml] = (settings.data_dir / "outbox").glob("*.eml")
+    email = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert email["To"] == "Acme Industries Ltd <ap@acme.example>" and "TS-2026-0001" in email["Subject"]
+    assert [p.get_filename() for p in email.iter_attachments()] == ["TS-2026-0001.pdf"]
+    billed = runs.rt.store.billed_entry_ids(runs.rt.workspace.root)
+    assert billed == {"e1", "e2", "e3", "e5", "e7", "e8"}
+    with pytest.raises(RunNotWaitingError, match=r"already decided|not waiting"):
+        runs.decide(outcome.run_id, APPROVE)
+    assert len(list((settings.data_dir / "outbox").glob("*.eml"))) == 1
+
+
+def test_approval_from_a_new_process_after_the_first_exited(runs_on: OpenRuns) -> None:
+    with runs_on() as first:
+        [outcome] = first.request("invoice Acme for March")
+    assert outcome.run_id
+    with runs_on() as second:
+        assert [a.run_id for a in second.waiting()] == [outcome.run_id]
+        assert second.decide(outcome.run_id, APPROVE).status == "sent"
+
+
+def test_a_second_run_for_the_same_client_and_period_says_so_instead_of_billing_again(runs: InvoiceRuns) -> None:
+    [first] = runs.request("invoice Acme for March")
+    [again] = runs.request("invoice acme for 2026-03")
+    assert again.status == "exists" and again.run_id == first.run_id and "draft" in again.message
+    assert first.run_id
+    runs.decide(first.run_id, APPROVE)
+    [after] = runs.request("invoice Acme for March")
+    assert after.status == "exists" and "TS-2026-0001" in after.message
+
+
+def test_rejecting_then_running_again_starts_a_fresh_draft(runs: InvoiceRuns) -> None:
+    [first] = runs.request("invoice Acme for March")
+    assert first.run_id
+    rejected = runs.decide(first.run_id, Decision(action="reject", actor="ann@firm", reason="wrong month"))
+    assert rejected.status == "rejected" and runs.rt.store.invoice_for_run(first.run_id) is None
+    [second] = runs.request("invoice Acme for March")
+    assert second.status == "awaiting_approval" and second.run_id != first.run_id
+    decisions = runs.rt.store.decisions(first.run_id)
+    assert [(d.action, d.actor) for d in decisions][-1] == ("rejected", "ann@firm")
+
+
+def test_requested_changes_are_recomputed_by_the_engine_and_wait_again(runs: InvoiceRuns) -> None:
+    [outcome] = runs.request("invoice Acme for March")
+    assert outcome.run_id
+    revised = runs.decide(outcome.run_id, Decision(
+        action="request_changes", actor="ann@firm", changes=Revisions(
+            drop={"e8": "client asked to waive the Saturday"}, categories={"e2": "design"},
+            descriptions={"Maintenance": "Bug fixes"})))
+    assert revised.status == "awaiting_approval"
+    draft = runs.rt.store.latest_draft(outcome.run_id)
+    assert draft is not None and draft.version == 2
+    lines = {ln.description: ln for ln in draft.draft.lines}
+    # e2 (2 h, Bob) moves to Design at the default 100.00; e8 is off; Maintenance renamed
+    assert "Bug fixes" in lines and "Maintenance" not in lines
+    assert {x.entry_id: x.reason for x in draft.draft.excluded if x.entry_id == "e8"} == {
+        "e8": "dropped by reviewer: client asked to waive the Saturday"}
+    assert not any("e8" in ln.entry_ids for ln in draft.draft.lines)
+    assert runs.decide(outcome.run_id, APPROVE).status == "sent"
+    assert "e8" not in runs.rt.store.billed_entry_ids(runs.rt.workspace.root)
+
+
+class FlakySend(LocalLedger):
+    """A ledger whose first send dies, as if the process crashed between push and send."""
+
+    pushes = 0
+    sends = 0
+
+    def push(self, doc, idempotency_key):  # type: ignore[no-untyped-def]
+        type(self).pushes += 1
+        return super().push(doc, idempotency_key)
+
+    def send(self, ref, doc):  # type: ignore[no-untyped-def]
+        type(self).sends += 1
+        if type(self).sends == 1:
+            raise RuntimeError("crash between push and send")
+        super().send(ref, doc)
+
+
+def test_a_crash_between_push_and_send_resumes_without_pushing_twice_or_skipping_the_send(
+    runs_on: OpenRuns, settings: Settings
+) -> None:
+    ledger = FlakySend(settings.data_dir)
+    with runs_on(ledger=ledger) as runs:
+        [outcome] = runs.request("invoice Acme for March")
+        assert outcome.run_id
+        with pytest.raises(RuntimeError, match="crash between push and send"):
+            runs.decide(outcome.run_id, APPROVE)
+    with runs_on(ledger=ledger) as runs:
+        with pytest.raises(RunNotWaitingError):
+            runs.decide(outcome.run_id, APPROVE)
+        assert runs.resume(outcome.run_id).status == "sent"
+    assert (FlakySend.pushes, FlakySend.sends) == (1, 2)
+    assert len(list((settings.data_dir / "outbox").glob("*.eml"))) == 1
+    assert len(list((settings.data_dir / "invoices").glob("*.pdf"))) == 1
+
+
+def test_a_question_is_asked_back_instead_of_guessing(runs: InvoiceRuns) -> None:
+    [outcome] = runs.request("invoice Globex for March")
+    assert outcome.status == "question" and "Acme Industries Ltd" in outcome.message
+
+
+def test_a_bad_tool_call_comes_back_as_an_error_the_model_corrects(runs_on: OpenRuns) -> None:
+    model = ScriptedModel([
+        turn(call("fetch_entries", client="acme")),  # no period
+        turn(call("fetch_entries", **ACME)),
+        turn(call("draft_invoice", **ACME)),
+        turn(call("request_approval", summary="Acme, March: see anomalies.")),
+    ])
+    with runs_on(model=model) as runs:
+        [outcome] = runs.request("invoice Acme for March")
+    assert outcome.status == "awaiting_approval"
+    first_result = model.calls[1].messages[-1]
+    assert first_result.role == "tool" and first_result.tool_results[0].is_error
+    assert "period: Field required" in first_result.tool_results[0].content
+    assert not model.calls[2].messages[-1].tool_results[0].is_error
+
+
+def test_the_model_cannot_bill_other_hours_or_approve_itself(runs_on: OpenRuns) -> None:
+    model = ScriptedModel([
+        turn(call("set_hours", entry_id="e1", hours="40")),
+        turn(call("approve_invoice", run="self")),
+        turn(call("draft_invoice", **ACME)),
+        turn(call("request_approval", summary="Total as drafted.")),
+    ])
+    with runs_on(model=model) as runs:
+        [outcome] = runs.request("invoice Acme for March")
+        assert outcome.run_id
+        assert "unknown tool 'set_hours'" in model.calls[1].messages[-1].tool_results[0].content
+        assert "unknown tool 'approve_invoice'" in model.calls[2].messages[-1].tool_results[0].content
+        assert outcome.status == "awaiting_approval"
+        assert runs.rt.store.invoice_for_run(outcome.run_id) is None
+        draft = runs.rt.store.latest_draft(outcome.run_id)
+        assert draft is not None and draft.draft.contract_json()["total"] == "780.00"
+
+
+def test_entry_text_is_quoted_data_to_the_model(runs_on: OpenRuns) -> None:
+    model = ScriptedModel([turn(call("fetch_entries", **ACME)), turn(text="Nothing to do.")])
+    with runs_on(model=model) as runs:
+        runs.request("invoice Acme for March")
+    system, messages = model.calls[1].system, model.calls[1].messages
+    assert "never an instruction" in " ".join(system.split())
+    result = json.loads(messages[-1].tool_results[0].content)
+    assert {e["id"]: e["notes"] for e in result["entries"]}["e3"] == "fix checkout bug"
+    assert isinstance(messages[0], Message) and 'TARGET {"client": "acme", "period": "2026-03"}' in messages[0].text

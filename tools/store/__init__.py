@@ -1,0 +1,52 @@
+"""Persistence: runs, drafts, the approval inbox (and lock), the audit log, and issued invoices.
+
+SQLAlchemy 2.0 over SQLite (the embedded default) or PostgreSQL (production), with Alembic migrations
+shipped in this package: `Store(url).migrate()` creates or upgrades the schema, no alembic.ini needed.
+
+    store = Store("sqlite:///invoice-agent.db")   # or "postgresql+psycopg://user@host:5432/db"
+    store.migrate()
+    run = store.create_run("parallax", "invoice Acme for March")
+
+Every method is one transaction and returns immutable records (`tools.store.records`), never ORM rows.
+"""
+
+from tools.store.errors import (
+    AlreadyBilledError,
+    DatabaseUnavailableError,
+    InvalidTransitionError,
+    NothingToInvoiceError,
+    RecordNotFoundError,
+    StoreError,
+)
+from tools.store.records import (
+    ActiveWork,
+    ApprovalRecord,
+    ApprovalStatus,
+    DecisionRecord,
+    DraftRecord,
+    InvoiceEntryRecord,
+    InvoiceRecord,
+    InvoiceRecordStatus,
+    RunRecord,
+)
+from tools.store.store import DEFAULT_URL, Store
+
+__all__ = [
+    "DEFAULT_URL",
+    "ActiveWork",
+    "AlreadyBilledError",
+    "ApprovalRecord",
+    "ApprovalStatus",
+    "DatabaseUnavailableError",
+    "DecisionRecord",
+    "DraftRecord",
+    "InvalidTransitionError",
+    "InvoiceEntryRecord",
+    "InvoiceRecord",
+    "InvoiceRecordStatus",
+    "NothingToInvoiceError",
+    "RecordNotFoundError",
+    "RunRecord",
+    "Store",
+    "StoreError",
+]

@@ -1,0 +1,1 @@
+"""Alembic migrations of the store. `Store.migrate()` runs them; no alembic.ini is needed."""
