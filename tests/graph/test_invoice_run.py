@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -194,3 +195,29 @@ def test_entry_text_is_quoted_data_to_the_model(runs_on: OpenRuns) -> None:
     result = json.loads(messages[-1].tool_results[0].content)
     assert {e["id"]: e["notes"] for e in result["entries"]}["e3"] == "fix checkout bug"
     assert isinstance(messages[0], Message) and 'TARGET {"client": "acme", "period": "2026-03"}' in messages[0].text
+
+
+def test_two_approvers_at_once_push_one_invoice(runs_on: OpenRuns, settings: Settings) -> None:
+    with runs_on() as runs:
+        [outcome] = runs.request("invoice Acme for March")
+    assert outcome.run_id
+    run_id = outcome.run_id
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+
+    def approve(actor: str) -> None:
+        with runs_on() as own:  # each approver has its own store connection and checkpointer
+            barrier.wait()
+            try:
+                results.append(own.decide(run_id, Decision(action="approve", actor=actor)).status)
+            except RunNotWaitingError:
+                results.append("refused")
+
+    threads = [threading.Thread(target=approve, args=(name,)) for name in ("ann", "bob")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(results) == ["refused", "sent"]
+    assert len(list((settings.data_dir / "invoices").glob("*.pdf"))) == 1
+    assert len(list((settings.data_dir / "outbox").glob("*.eml"))) == 1

@@ -1,0 +1,89 @@
+"""The run commands across processes: run, approvals, approve, revise, reject — on SQLite and PostgreSQL.
+
+Each command is its own process, as a person would type them hours apart: state lives only in the data
+folder (SQLite) or the database, and in the checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+TINY = ROOT / "tests" / "fixtures" / "tiny"
+PG = os.environ.get("INVOICE_AGENT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_database() -> Iterator[str]:
+    psycopg = pytest.importorskip("psycopg")
+    admin_url = PG.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:  # the machine's PostgreSQL is expected; say why if it is not there
+        pytest.skip(f"PostgreSQL unreachable at {admin_url}: {exc}")
+    name = f"ia_cli_{uuid.uuid4().hex[:8]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("INVOICE_AGENT_", "ANTHROPIC_"))}
+    base |= {"INVOICE_AGENT_WORKSPACE": str(TINY), "INVOICE_AGENT_DATA_DIR": str(tmp_path / "data"),
+             "USER": "ann"}
+    if request.param == "sqlite":
+        yield base
+    else:
+        for url in _postgres_database():
+            yield base | {"INVOICE_AGENT_DATABASE_URL": url}
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=180, check=False)
+
+
+def start(env: dict[str, str]) -> str:
+    done = cli(env, "run", "invoice Acme for March", "--as-of", "2026-04-01")
+    assert done.returncode == 0, done.stderr
+    assert "fetch_entries: 10 entries" in done.stdout and "780.00 GBP" in done.stdout
+    found = re.search(r"waiting for approval: (\w+)", done.stdout)
+    assert found, done.stdout
+    return found[1]
+
+
+def test_a_run_waits_and_is_approved_from_a_new_process_exactly_once(env: dict[str, str]) -> None:
+    run = start(env)
+    listed = cli(env, "approvals")
+    assert run in listed.stdout and "acme" in listed.stdout and "780.00 GBP" in listed.stdout
+
+    approved = cli(env, "approve", run)
+    assert approved.returncode == 0, approved.stderr
+    assert "invoice TS-2026-0001 created" in approved.stdout and "sent to ap@acme.example" in approved.stdout
+
+    again = cli(env, "approve", run)
+    assert again.returncode != 0
+    assert f"run {run} is not waiting for approval (status sent)" in again.stderr
+    assert "no drafts are waiting" in cli(env, "approvals").stdout
+
+
+def test_revise_recomputes_and_reject_ends_the_run(env: dict[str, str]) -> None:
+    run = start(env)
+    revised = cli(env, "revise", run, "--drop", "e8", "--reason", "waived", "--describe", "Maintenance=Bug fixes")
+    assert revised.returncode == 0, revised.stderr
+    # without e8 (1 h development at 100.00): subtotal 676.25, less 10 % = 608.62 under the 650 cap; +20 % tax
+    assert "Bug fixes" in revised.stdout and "730.34 GBP" in revised.stdout
+    rejected = cli(env, "reject", run, "--reason", "wrong month")
+    assert rejected.returncode == 0 and "rejected" in rejected.stdout
+    assert cli(env, "approve", run).returncode != 0
