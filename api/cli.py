@@ -73,8 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     revise.add_argument("--describe", action="append", default=[], type=_pair, metavar="OLD=NEW",
                         help="rename a line")
     revise.add_argument("--reason", default="")
-    resume = command("resume", "continue a run that stopped half-way after approval (nothing is repeated)")
+    resume = command("resume", "continue a run that stopped half-way (the model was unavailable, or a push or "
+                               "send failed after approval); finished steps are not repeated")
     resume.add_argument("run")
+    void = command("void", "void an invoice: its entries can be billed again by a new run")
+    void.add_argument("number", help="the invoice number, e.g. INV-2026-0042")
+    void.add_argument("--reason", required=True)
 
     demo = command("demo", "walk the whole story on the demo workspace, offline")
     demo.add_argument("--request", default="invoice Northwind for October")
@@ -182,6 +186,19 @@ def _resume(args: argparse.Namespace) -> int:
         return _report(runs, runs.resume(args.run, progress=_say))
 
 
+def _void(args: argparse.Namespace) -> int:
+    with open_runs(_settings(args)) as runs:
+        store, workspace = runs.rt.store, runs.rt.workspace.root
+        invoice = store.find_invoice(workspace, args.number)
+        if invoice is None:
+            print(f"invoice-agent: no invoice {args.number} in this data folder", file=sys.stderr)
+            return 2
+        voided = store.void_invoice(invoice.id, args.reason)
+        print(f"invoice {voided.number} voided ({args.reason}); {len(voided.entries)} entries can be billed again. "
+              "If it was pushed to an accounting system, void it there too.")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     """The whole story, offline: a request, a draft with its anomalies, a change, approval, the sent email."""
     settings = _settings(args)
@@ -223,7 +240,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 _COMMANDS = {
     "draft": _draft, "run": _run, "approvals": _approvals, "approve": _approve, "reject": _reject,
-    "revise": _revise, "resume": _resume, "demo": _demo,
+    "revise": _revise, "resume": _resume, "void": _void, "demo": _demo,
 }
 
 

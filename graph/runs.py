@@ -20,7 +20,7 @@ from agent.prompts import task_message
 from agent.requests import resolve_request
 from graph.nodes import Decision, Runtime
 from graph.state import InvoiceRunState
-from tools.errors import DomainError
+from tools.errors import DomainError, InvoiceAgentError
 from tools.periods import Period
 from tools.store import RecordNotFoundError
 
@@ -29,6 +29,10 @@ Progress = Callable[[str], None]
 
 class RunNotWaitingError(DomainError):
     """The run is not waiting for a decision (already decided, unknown, or still running)."""
+
+
+class RunInterruptedError(DomainError):
+    """A decided run stopped half-way (a ledger or mail failure); `resume` finishes it without repeating."""
 
 
 class RunOutcome(BaseModel):
@@ -81,12 +85,18 @@ class InvoiceRuns:
         self.rt.store.create_run(self.rt.workspace.root, request, run_id=run_id, client=client.id, period=period)
         if progress:
             progress(f"run {run_id}: {client.name}, {period}")
-        state = self._drive(run_id, {
+        first = {
             "run_id": run_id, "workspace": self.rt.workspace.root, "client": client.id, "period": str(period),
             "as_of": self.as_of.isoformat(), "request": request, "steps": 0, "progress": [],
             "messages": [{"role": "user", "text": task_message(client.id, client.name, str(period), request),
                           "tool_calls": [], "tool_results": []}],
-        }, progress)
+        }
+        try:
+            state = self._drive(run_id, first, progress)
+        except InvoiceAgentError as exc:  # e.g. Claude unavailable: the run keeps its checkpoint for `resume`
+            self.rt.store.update_run(run_id, status="failed", error=str(exc))
+            return RunOutcome(run_id=run_id, client=client.id, period=str(period), status="failed",
+                              message=f"{exc} (retry with: invoice-agent resume {run_id})")
         return RunOutcome(run_id=run_id, client=client.id, period=str(period), status=state.get("status", "?"),
                           message=state.get("outcome") or state.get("summary", ""))
 
@@ -98,7 +108,13 @@ class InvoiceRuns:
             raise RunNotWaitingError(f"run {run_id} is not waiting for approval ({self._status(run_id)})")
         if not self.rt.store.claim(run_id, expected_status="pending", new_status="resuming"):
             raise RunNotWaitingError(f"run {run_id} was already decided ({self._status(run_id)})")
-        state = self._drive(run_id, Command(resume={interrupts[0].id: decision.model_dump(mode="json")}), progress)
+        try:
+            state = self._drive(run_id, Command(resume={interrupts[0].id: decision.model_dump(mode="json")}), progress)
+        except InvoiceAgentError as exc:
+            self.rt.store.update_run(run_id, status="failed", error=str(exc))
+            raise RunInterruptedError(
+                f"{exc}. The decision is recorded; finish the run with: invoice-agent resume {run_id}"
+            ) from exc
         return RunOutcome(run_id=run_id, client=state.get("client"), period=state.get("period"),
                           status=state.get("status", "?"), message=state.get("outcome") or state.get("summary", ""))
 
@@ -107,6 +123,13 @@ class InvoiceRuns:
         snapshot = self.graph.get_state(self._config(run_id))
         if not snapshot.next or getattr(snapshot, "interrupts", None):
             raise RunNotWaitingError(f"run {run_id} has nothing to resume ({self._status(run_id)})")
+        if set(snapshot.next) & {"agent", "tools"}:  # not yet drafted: another run may have taken its place
+            values = snapshot.values
+            other = self.rt.store.find_active(self.rt.workspace.root, values["client"],
+                                              Period.parse(values["period"]), exclude_run=run_id)
+            if other is not None:
+                raise RunNotWaitingError(f"run {run_id} was superseded: {other.describe()}")
+        self.rt.store.update_run(run_id, status="running", error="")
         state = self._drive(run_id, None, progress)
         return RunOutcome(run_id=run_id, client=state.get("client"), period=state.get("period"),
                           status=state.get("status", "?"), message=state.get("outcome") or "")

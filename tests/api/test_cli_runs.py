@@ -77,6 +77,12 @@ def test_a_run_waits_and_is_approved_from_a_new_process_exactly_once(env: dict[s
     assert f"run {run} is not waiting for approval (status sent)" in again.stderr
     assert "no drafts are waiting" in cli(env, "approvals").stdout
 
+    assert "already bills" in cli(env, "run", "invoice Acme for March", "--as-of", "2026-04-01").stdout
+    voided = cli(env, "void", "TS-2026-0001", "--reason", "issued in error")
+    assert voided.returncode == 0 and "6 entries can be billed again" in voided.stdout
+    rerun = cli(env, "run", "invoice Acme for March", "--as-of", "2026-04-01")
+    assert "waiting for approval" in rerun.stdout and "780.00 GBP" in rerun.stdout
+
 
 def test_revise_recomputes_and_reject_ends_the_run(env: dict[str, str]) -> None:
     run = start(env)

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.model import Message
-from agent.testing import ScriptedModel, call, turn
+from agent.model import AssistantTurn, Message, ToolSpec
+from agent.testing import FunctionModel, ScriptedModel, call, turn
 from api.settings import Settings
 from graph.nodes import Decision
 from graph.runs import InvoiceRuns, RunNotWaitingError
 from tests.graph.conftest import OpenRuns
 from tools.connectors.local_ledger import LocalLedger
+from tools.errors import ModelUnavailableError
 from tools.toolbox import Revisions
 
 APPROVE = Decision(action="approve", actor="ann@firm")
@@ -221,3 +222,20 @@ def test_two_approvers_at_once_push_one_invoice(runs_on: OpenRuns, settings: Set
     assert sorted(results) == ["refused", "sent"]
     assert len(list((settings.data_dir / "invoices").glob("*.pdf"))) == 1
     assert len(list((settings.data_dir / "outbox").glob("*.eml"))) == 1
+
+
+def test_a_run_that_failed_before_drafting_cannot_be_resumed_once_another_run_took_its_place(
+    runs_on: OpenRuns,
+) -> None:
+    def unavailable(system: str, messages: list[Message], tools: list[ToolSpec]) -> AssistantTurn:
+        raise ModelUnavailableError("Claude is overloaded (529) after 4 attempts")
+
+    with runs_on(model=FunctionModel(unavailable)) as runs:
+        [failed] = runs.request("invoice Acme for March")
+    assert failed.status == "failed" and failed.run_id and "invoice-agent resume" in failed.message
+    with runs_on() as runs:
+        [second] = runs.request("invoice Acme for March")
+        assert second.status == "awaiting_approval"
+        with pytest.raises(RunNotWaitingError, match=rf"superseded: run {second.run_id} has a draft"):
+            runs.resume(failed.run_id)
+        assert [a.run_id for a in runs.waiting()] == [second.run_id]

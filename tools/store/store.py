@@ -205,13 +205,13 @@ class Store:
         client: str | None = None,
         period: Period | None = None,
     ) -> RunRecord:
-        """Change what is given (None leaves a field as it is)."""
+        """Change what is given (None leaves a field as it is; an empty `error` clears it)."""
         with self._write() as s:
             row = self._run(s, run_id, lock=True)
             if status is not None:
                 row.status = status
             if error is not None:
-                row.error = error
+                row.error = error or None
             if client is not None:
                 row.client = client
             if period is not None:
