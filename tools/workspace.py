@@ -137,16 +137,13 @@ def _load_yaml(root: Path, name: str, model: type[M], issues: list[Issue]) -> M 
         issues.append(Issue(file=name, message="file is missing"))
         return None
     text = path.read_text(encoding="utf-8")
-    loader = _YamlLoader(text)
     try:
-        data = _construct(loader, loader.get_single_node())
+        data = yaml.load(text, Loader=_YamlLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         issues.append(Issue(file=name, line=line, message=f"not valid YAML: {getattr(exc, 'problem', exc)}"))
         return None
-    finally:
-        loader.dispose()
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -162,51 +159,6 @@ def _load_yaml(root: Path, name: str, model: type[M], issues: list[Issue]) -> M 
                 )
             )
         return None
-
-
-# Tags of plain data: what `_plain` builds itself. Anything else (anchors, merge keys, explicit tags) is
-# left to PyYAML's generic constructor.
-_SCALAR_TAGS = frozenset(
-    f"tag:yaml.org,2002:{kind}" for kind in ("str", "null", "bool", "int", "timestamp")
-)
-_STR_TAG, _SEQ_TAG, _MAP_TAG = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
-
-
-class _NotPlain(Exception):
-    """The document uses YAML beyond plain mappings, sequences and scalars."""
-
-
-def _construct(loader: Any, tree: yaml.Node | None) -> Any:
-    """The document's data, exactly as `yaml.load` would build it.
-
-    PyYAML's constructor is generic (aliases, recursion, merge keys, deferred generators) and costs as
-    much as parsing; a workspace's YAML is plain mappings, lists and scalars, built here in one walk
-    with the loader's own scalar constructors. Any other document goes the generic way.
-    """
-    if tree is None:
-        return None
-    try:
-        return _plain(loader, tree, set())
-    except _NotPlain:
-        return loader.construct_document(tree)
-
-
-def _plain(loader: Any, node: yaml.Node, seen: set[int]) -> Any:
-    if id(node) in seen:  # an alias: PyYAML shares one object (and detects recursion)
-        raise _NotPlain
-    seen.add(id(node))
-    if isinstance(node, yaml.ScalarNode) and node.tag in _SCALAR_TAGS:
-        return node.value if node.tag == _STR_TAG else loader.yaml_constructors[node.tag](loader, node)
-    if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ_TAG:
-        return [_plain(loader, child, seen) for child in node.value]
-    if isinstance(node, yaml.MappingNode) and node.tag == _MAP_TAG:
-        data = {}
-        for key, value in node.value:
-            if not isinstance(key, yaml.ScalarNode):  # scalar keys are always hashable
-                raise _NotPlain
-            data[_plain(loader, key, seen)] = _plain(loader, value, seen)
-        return data
-    raise _NotPlain
 
 
 def _without_union_tags(loc: list[Any]) -> list[Any]:
