@@ -1,4 +1,4 @@
-"""The `invoice-agent` command line: draft, run, approvals, approve, reject, revise, resume, demo."""
+"""The `invoice-agent` command line: draft, run, approvals, decisions, resume, void, serve, token, demo."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+from api.cli_collections import COMMANDS as COLLECTIONS_COMMANDS
+from api.cli_collections import add_parsers as add_collections_parsers
 from api.settings import DEMO_WORKSPACE, Settings
 from api.wiring import open_runs
 from graph.nodes import Decision
@@ -19,6 +21,9 @@ from tools.drafts import draft_invoice
 from tools.errors import InvoiceAgentError
 from tools.periods import Period
 from tools.render import render_draft
+from tools.sources import commands as source_commands
+from tools.store import Store
+from tools.store.tokens import ROLES, ApiTokens
 from tools.toolbox import Revisions
 from tools.workspace import load_workspace
 
@@ -79,6 +84,31 @@ def _parser() -> argparse.ArgumentParser:
     void = command("void", "void an invoice: its entries can be billed again by a new run")
     void.add_argument("number", help="the invoice number, e.g. INV-2026-0042")
     void.add_argument("--reason", required=True)
+
+    serve = command("serve", "serve the HTTP API: runs draft in the background, approvers decide by token")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    serve.add_argument("--tick-every", type=float, default=None, metavar="SECONDS",
+                       help="collections ticks (reminders, payments) every SECONDS; 0: none (default: 3600)")
+
+    token = commands.add_parser("token", help="API tokens: create, list, revoke", description="API tokens")
+    tokens = token.add_subparsers(dest="token_command", required=True)
+    create = tokens.add_parser("create", help="create a token and print it (alone, on stdout)")
+    create.add_argument("--role", required=True, choices=ROLES,
+                        help="approver: may start runs and decide; viewer: may only read")
+    create.add_argument("--label", default=None,
+                        help="whose token: decisions are recorded under this name (default: $USER)")
+    tokens.add_parser("list", help="list the tokens (never their secrets)")
+    revoke_token = tokens.add_parser("revoke", help="revoke a token by its id")
+    revoke_token.add_argument("id")
+    for sub in tokens.choices.values():
+        sub.add_argument("--data", type=Path, default=None,
+                         help="folder of the server's data (default: ./invoice-agent-data)")
+
+    add_collections_parsers(commands, command)  # tick, payments, ar
+    source_commands.register(commands, command)  # sync, import, sources
+
+    _ledger_parser(commands)
 
     demo = command("demo", "walk the whole story on the demo workspace, offline")
     demo.add_argument("--request", default="invoice Northwind for October")
@@ -238,9 +268,131 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings(args)
+    if "public_url" not in settings.model_fields_set:  # links in notifications point at this server
+        host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
+        settings = settings.model_copy(update={"public_url": f"http://{host}:{args.port}"})
+    if args.tick_every is not None or "tick_every" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"tick_every": 3600.0 if args.tick_every is None else args.tick_every})
+    app = create_app(settings)
+    print(f"invoice-agent: serving {settings.workspace} on http://{args.host}:{args.port} "
+          f"(data: {settings.database_url or settings.data_dir}; API docs at /docs)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with Store(settings.store_url()) as store:
+        store.migrate()
+        tokens = ApiTokens(store)
+        if args.token_command == "create":
+            secret, record = tokens.create(args.role, args.label or settings.actor)
+            print(f"token {record.id}: {record.role} for {record.label!r}; it is shown only now", file=sys.stderr)
+            print(secret)
+        elif args.token_command == "list":
+            for record in tokens.list():
+                revoked = f"revoked {record.revoked_at:%Y-%m-%d %H:%M}" if record.revoked_at else "live"
+                print(f"{record.id}  {record.role:<8} {record.label:<24} created {record.created_at:%Y-%m-%d %H:%M}"
+                      f"  {revoked}")
+        else:
+            record = tokens.revoke(args.id)
+            print(f"token {record.id} ({record.role}, {record.label!r}) is revoked")
+    return 0
+
+
+def _sources(args: argparse.Namespace) -> int:
+    """`sync`, `import` and `sources` (tools/sources/commands.py); never into the bundled demo."""
+    settings = _settings(args)
+    return source_commands.run(args, settings.workspace, settings.data_dir,
+                               lambda as_of: open_runs(settings, as_of=as_of), demo=DEMO_WORKSPACE)
+
+
+def _ledger_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`invoice-agent ledger key|connect|check`: the accounting ledger invoices are pushed to."""
+    from tools.connectors.select import LEDGERS
+
+    ledger = commands.add_parser("ledger", help="the accounting ledger: key, connect, check",
+                                 description="the ledger approved invoices are pushed to (INVOICE_AGENT_LEDGER: "
+                                             "local, quickbooks, xero or stripe)")
+    ledgers = ledger.add_subparsers(dest="ledger_command", required=True)
+    ledgers.add_parser("key", help="print a new key for INVOICE_AGENT_CREDENTIALS_KEY (credentials are encrypted)")
+    connect = ledgers.add_parser("connect", help="store a ledger's credentials (encrypted), then check them")
+    to = connect.add_subparsers(dest="ledger_name", required=True)
+    secret = "or - to read it from stdin"
+    qbo = to.add_parser("quickbooks", help="QuickBooks Online: a refresh token, or an authorization code")
+    qbo.add_argument("--client-id", required=True)
+    qbo.add_argument("--client-secret", required=True, help=secret)
+    qbo.add_argument("--realm-id", default="", help="the company id (realmId in the redirect)")
+    qbo.add_argument("--environment", choices=("sandbox", "production"), default="production")
+    qbo.add_argument("--redirect-uri", default="http://localhost:8000/ledger/quickbooks/callback")
+    qbo.add_argument("--refresh-token", default=None, help=f"e.g. from Intuit's OAuth playground; {secret}")
+    qbo.add_argument("--auth-code", default=None, help="the code from the redirect (without it and without "
+                                                      "--refresh-token, the authorization URL is printed)")
+    xero = to.add_parser("xero", help="Xero: an OAuth2 app's client, the tenant (organisation) and a refresh token")
+    xero.add_argument("--client-id", required=True)
+    xero.add_argument("--client-secret", required=True, help=secret)
+    xero.add_argument("--tenant-id", required=True, help="from GET https://api.xero.com/connections")
+    xero.add_argument("--refresh-token", required=True, help=secret)
+    stripe = to.add_parser("stripe", help="Stripe: a secret or restricted key, and the webhook signing secret")
+    stripe.add_argument("--api-key", required=True, help=secret)
+    stripe.add_argument("--webhook-secret", default="", help=f"whsec_... for POST /webhooks/stripe; {secret}")
+    check = ledgers.add_parser("check", help="say whether the ledger connection works")
+    check.add_argument("name", nargs="?", choices=LEDGERS, default=None, help="default: INVOICE_AGENT_LEDGER")
+    for sub in [*to.choices.values(), check]:
+        sub.add_argument("--data", type=Path, default=None,
+                         help="folder of the credentials (default: ./invoice-agent-data)")
+    for sub in to.choices.values():
+        sub.add_argument("--no-check", action="store_true", help="store only; do not contact the ledger")
+
+
+def _ledger(args: argparse.Namespace) -> int:
+    from tools.connectors import select
+    from tools.connectors.credentials import generate_key
+
+    if args.ledger_command == "key":
+        print(generate_key())
+        return 0
+    settings, config = _settings(args), select.LedgerConfig()
+
+    def secret(value: str) -> str:
+        return sys.stdin.readline().strip() if value == "-" else value
+
+    name = args.ledger_name if args.ledger_command == "connect" else args.name
+    if args.ledger_command == "connect":
+        if name == "quickbooks":
+            print(select.connect_quickbooks(
+                settings.data_dir, config, client_id=args.client_id, client_secret=secret(args.client_secret),
+                realm_id=args.realm_id, environment=args.environment, redirect_uri=args.redirect_uri,
+                refresh_token=secret(args.refresh_token) if args.refresh_token else None, auth_code=args.auth_code))
+            if not (args.refresh_token or args.auth_code):
+                return 0
+        elif name == "xero":
+            print(select.connect_xero(settings.data_dir, config, client_id=args.client_id,
+                                      client_secret=secret(args.client_secret), tenant_id=args.tenant_id,
+                                      refresh_token=secret(args.refresh_token)))
+        else:
+            print(select.connect_stripe(settings.data_dir, config, api_key=secret(args.api_key),
+                                        webhook_secret=secret(args.webhook_secret) if args.webhook_secret else ""))
+        if args.no_check:
+            return 0
+    ledger = select.open_ledger(name, settings.data_dir, config)
+    print(f"{ledger.name}: {select.check_ledger(ledger)}")
+    return 0
+
+
 _COMMANDS = {
     "draft": _draft, "run": _run, "approvals": _approvals, "approve": _approve, "reject": _reject,
-    "revise": _revise, "resume": _resume, "void": _void, "demo": _demo,
+    "revise": _revise, "resume": _resume, "void": _void, "serve": _serve, "token": _token, "demo": _demo,
+    "ledger": _ledger,
+    **COLLECTIONS_COMMANDS,
+    "sync": _sources, "import": _sources, "sources": _sources,
 }
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 import tools
 
@@ -26,8 +27,41 @@ class Settings(BaseSettings):
     claude_model: str | None = None
     actor: str = Field(default="cli", validation_alias=AliasChoices("INVOICE_AGENT_ACTOR", "USER"))
 
+    # --- the HTTP API (`invoice-agent serve`) ---------------------------------------------------------
+    public_url: str = "http://127.0.0.1:8000"
+    """Where people reach the server: the links in notifications start with it."""
+    run_workers: int = Field(default=4, ge=1, le=64)
+    tick_every: float = Field(default=0.0, ge=0)
+    """Seconds between collections ticks inside `serve` (0: none; `serve` defaults to hourly)."""
+    """Runs drafting at once in the server's background; a request for more is answered 503."""
+
+    # --- telling approvers a draft waits (each channel is off until configured) -----------------------
+    slack_webhook_url: SecretStr | None = None
+    """A Slack incoming-webhook URL (it is a secret: anyone with it can post)."""
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "invoice-agent@localhost"
+    smtp_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Who is emailed; in the environment a comma-separated list."""
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    notify_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to wait for Slack or the SMTP server before a try counts as failed."""
+
+    @field_validator("smtp_to", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     def store_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'invoice-agent.sqlite'}"
+
+    def review_url(self, run_id: str) -> str:
+        """The page where a person reviews and decides the run's draft."""
+        return f"{self.public_url.rstrip('/')}/review/{run_id}"
 
 
 @lru_cache

@@ -15,7 +15,8 @@ from graph.checkpoints import open_checkpointer
 from graph.nodes import Runtime
 from graph.runs import InvoiceRuns
 from tools.connectors.ledger import Ledger
-from tools.connectors.local_ledger import LocalLedger
+from tools.connectors.select import open_ledger
+from tools.domain import Workspace
 from tools.store import Store
 from tools.workspace import load_workspace
 
@@ -24,24 +25,33 @@ from tools.workspace import load_workspace
 def open_runs(
     settings: Settings,
     *,
-    workspace: Path | None = None,
+    workspace: Path | Workspace | None = None,
     as_of: date | None = None,
     model: Model | None = None,
     ledger: Ledger | None = None,
+    store: Store | None = None,
 ) -> Iterator[InvoiceRuns]:
-    """An `InvoiceRuns` on the configured store and checkpointer, closed on exit."""
-    ws = load_workspace(workspace or settings.workspace)
+    """An `InvoiceRuns` on the configured store and checkpointer, closed on exit.
+
+    `store` shares an open store (the server's); otherwise one is opened, migrated and closed here. The
+    ledger is the configured one (`INVOICE_AGENT_LEDGER`, default the local ledger in the data folder).
+    """
+    ws = workspace if isinstance(workspace, Workspace) else load_workspace(workspace or settings.workspace)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.store_url())
-    store.migrate()
+    own_store = store is None
+    if store is None:
+        store = Store(settings.store_url())
+        store.migrate()
     try:
         with open_checkpointer(settings.database_url, settings.data_dir) as checkpointer:
             runtime = Runtime(
                 workspace=ws,
                 model=model or choose_model(settings.anthropic_api_key, settings.claude_model),
                 store=store,
-                ledger=ledger or LocalLedger(settings.data_dir),
+                ledger=ledger or open_ledger(None, settings.data_dir),
+                review_url=settings.review_url,
             )
             yield InvoiceRuns(runtime, build_invoice_graph(runtime, checkpointer), as_of=as_of)
     finally:
-        store.close()
+        if own_store:
+            store.close()

@@ -8,6 +8,7 @@ the push, the send) lives in later nodes, each idempotent so a re-run after a cr
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -47,6 +48,8 @@ class Runtime:
     model: Model
     store: Store
     ledger: Ledger
+    review_url: Callable[[str], str] | None = None
+    """The page where a person reviews a run (its link goes into the ledger's private note)."""
     max_steps: int = 24
     _contexts: dict[date, DraftContext] = field(default_factory=dict)
 
@@ -190,7 +193,9 @@ class InvoiceRunNodes:
         invoice = self.rt.store.get_invoice(state["invoice_id"])
         if invoice.ledger_ref:
             return {"ledger_ref": invoice.ledger_ref, "progress": [f"already pushed as {invoice.ledger_ref}"]}
-        ref = self.rt.ledger.push(self._document(state), idempotency_key=invoice.idempotency_key)
+        run_id = state["run_id"]
+        ref = self.rt.ledger.push(self._document(state), idempotency_key=invoice.idempotency_key, run_id=run_id,
+                                  review_url=self.rt.review_url(run_id) if self.rt.review_url else None)
         self.rt.store.mark_pushed(state["invoice_id"], ledger=ref.ledger, ref=ref.id)
         return {"ledger_ref": ref.id, "status": "pushed", "progress": [f"pushed to the {ref.ledger} ledger"]}
 

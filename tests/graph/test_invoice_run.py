@@ -119,9 +119,9 @@ class FlakySend(LocalLedger):
     pushes = 0
     sends = 0
 
-    def push(self, doc, idempotency_key):  # type: ignore[no-untyped-def]
+    def push(self, doc, idempotency_key, **note):  # type: ignore[no-untyped-def]
         type(self).pushes += 1
-        return super().push(doc, idempotency_key)
+        return super().push(doc, idempotency_key, **note)
 
     def send(self, ref, doc):  # type: ignore[no-untyped-def]
         type(self).sends += 1

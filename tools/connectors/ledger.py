@@ -12,6 +12,8 @@ sent twice. The store's `InvoiceRecord.idempotency_key` is the key to pass.
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
@@ -19,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from tools.errors import InvoiceAgentError
 from tools.invoices import InvoiceDocument
 
-__all__ = ["Ledger", "LedgerError", "LedgerRef", "LedgerRefNotFoundError", "LedgerStatus"]
+__all__ = ["Ledger", "LedgerError", "LedgerPayment", "LedgerRef", "LedgerRefNotFoundError", "LedgerStatus"]
 
 # What a ledger says about an invoice, in the store's words (`tools.store.records.InvoiceRecordStatus`).
 LedgerStatus = Literal["pushed", "sent", "paid", "void"]
@@ -34,6 +36,22 @@ class LedgerRef(BaseModel):
     id: str
     number: str
     url: str | None = None
+
+
+class LedgerPayment(BaseModel):
+    """A payment the ledger recorded against our invoices, for matching."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ledger: str
+    id: str
+    date: date
+    amount: Decimal
+    currency: str
+    invoice_ids: list[str]
+    """The ledger's ids of the invoices this payment settles (`LedgerRef.id`)."""
+    invoice_numbers: list[str] = []
+    reference: str = ""
 
 
 class LedgerError(InvoiceAgentError):
@@ -59,8 +77,13 @@ class Ledger(Protocol):
         """A short stable name ("local", "quickbooks", "xero"), stored with the invoice."""
         ...
 
-    def push(self, doc: InvoiceDocument, idempotency_key: str) -> LedgerRef:
-        """Create the invoice in the ledger; the same key returns the first invoice, never a second."""
+    def push(
+        self, doc: InvoiceDocument, idempotency_key: str, *, run_id: str | None = None, review_url: str | None = None
+    ) -> LedgerRef:
+        """Create the invoice in the ledger; the same key returns the first invoice, never a second.
+
+        `run_id` and `review_url` go into the invoice's private note, linking it back to its approval.
+        """
         ...
 
     def send(self, ref: LedgerRef, doc: InvoiceDocument) -> None:
@@ -69,4 +92,8 @@ class Ledger(Protocol):
 
     def status(self, ref: LedgerRef) -> LedgerStatus:
         """What the ledger knows about the invoice now."""
+        ...
+
+    def payments_since(self, since: date) -> list[LedgerPayment]:
+        """Payments the ledger recorded against our invoices on or after `since`, for matching."""
         ...

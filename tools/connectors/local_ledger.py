@@ -22,11 +22,12 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import date
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
 
-from tools.connectors.ledger import LedgerError, LedgerRef, LedgerRefNotFoundError, LedgerStatus
+from tools.connectors.ledger import LedgerError, LedgerPayment, LedgerRef, LedgerRefNotFoundError, LedgerStatus
 from tools.invoice_pdf import render_pdf
 from tools.invoices import InvoiceDocument
 from tools.money import format_money
@@ -57,8 +58,12 @@ class LocalLedger:
         self._sender = sender
         self._thread_lock = threading.Lock()
 
-    def push(self, doc: InvoiceDocument, idempotency_key: str) -> LedgerRef:
+    def push(
+        self, doc: InvoiceDocument, idempotency_key: str, *, run_id: str | None = None, review_url: str | None = None
+    ) -> LedgerRef:
         """Write NUMBER.pdf and NUMBER.json once per key; the same key returns the same ref, writing nothing.
+
+        The JSON keeps the run and its review page, as an accounting system's private note would.
 
         Raises:
             LedgerError: the number already belongs to an invoice pushed with another key.
@@ -76,7 +81,8 @@ class LocalLedger:
                                       f"ledger ({json_path}); numbers are never reused")
             else:
                 _write_atomic(pdf_path, render_pdf(doc))
-                record = {"idempotency_key": idempotency_key, "document": doc.contract_json()}
+                record = {"idempotency_key": idempotency_key, "run_id": run_id, "review_url": review_url,
+                          "document": doc.contract_json()}
                 _write_atomic(json_path, json.dumps(record, indent=2, ensure_ascii=False).encode())
             ref = LedgerRef(ledger=self.name, id=stem, number=doc.number, url=pdf_path.resolve().as_uri())
             _write_atomic(marker, ref.model_dump_json().encode())
@@ -109,6 +115,10 @@ class LocalLedger:
             return "pushed"
         raise LedgerRefNotFoundError(self.name, ref.id)
 
+
+    def payments_since(self, since: date) -> list[LedgerPayment]:
+        """None: the local ledger records no payments (they come from bank files and payments.csv)."""
+        return []
     def _email(self, doc: InvoiceDocument, pdf: bytes) -> EmailMessage:
         message = EmailMessage()
         message["From"] = formataddr((doc.firm, self._sender))

@@ -10,6 +10,9 @@ shipped in this package: `Store(url).migrate()` creates or upgrades the schema, 
 Every method is one transaction and returns immutable records (`tools.store.records`), never ORM rows.
 """
 
+# Every table on the one metadata, so migrations and models agree however the package is imported.
+from tools.store import collections_models as _collections_models  # noqa: F401
+from tools.store import tokens as _tokens  # noqa: F401
 from tools.store.errors import (
     AlreadyBilledError,
     DatabaseUnavailableError,

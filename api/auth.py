@@ -1,0 +1,63 @@
+"""Who is calling: bearer tokens, each with a role (approver or viewer) and a label.
+
+    Authorization: Bearer iat_...        (create one: invoice-agent token create --role approver)
+
+Viewers read everything; approvers also start runs and decide on drafts, and each decision is recorded
+under the token's label. Tokens are stored hashed (`tools.store.tokens`). A missing, unknown or revoked
+token is answered 401, a viewer asking to decide 403, each with a body that says what to do.
+
+A server-rendered page authenticates the same tokens from a cookie instead of the header: its login
+form sets `SESSION_COOKIE` to the token (HttpOnly, SameSite=Strict) and its routes depend on
+`api.deps.SessionToken`. The JSON API never reads the cookie, so cross-site requests cannot ride on it.
+"""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, status
+from fastapi.security import HTTPBearer
+
+from tools.store.tokens import ApiTokenRecord, ApiTokens, Role
+
+__all__ = ["SESSION_COOKIE", "authenticate", "bearer_scheme", "require_role"]
+
+SESSION_COOKIE = "invoice_agent_session"
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="A token from `invoice-agent token create --role approver|viewer`, sent as "
+                "`Authorization: Bearer <token>`.",
+)
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="invoice-agent"'}
+
+
+def authenticate(tokens: ApiTokens, secret: str | None) -> ApiTokenRecord:
+    """The live token with this secret, or a 401 that says what to send."""
+    if not secret:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "no token: send 'Authorization: Bearer <token>'; an administrator creates one with "
+            "'invoice-agent token create --role viewer' (or --role approver to decide on drafts)",
+            headers=_CHALLENGE,
+        )
+    token = tokens.authenticate(secret)
+    if token is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "this token is unknown or was revoked: ask an administrator for a new one "
+            "('invoice-agent token create')",
+            headers={"WWW-Authenticate": 'Bearer realm="invoice-agent", error="invalid_token"'},
+        )
+    return token
+
+
+def require_role(token: ApiTokenRecord, role: Role, doing: str) -> ApiTokenRecord:
+    """The token if it has `role` (approvers may do all a viewer may), else a 403 naming what is missing."""
+    if role == "approver" and token.role != "approver":
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"token {token.label!r} is a {token.role} token: {doing} needs an approver token "
+            "('invoice-agent token create --role approver')",
+        )
+    return token

@@ -1,0 +1,169 @@
+"""POST /runs and GET /runs/{id}: runs draft in the background, the request answers at once, status is polled."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from agent.model import AssistantTurn, Message, ToolSpec
+from agent.offline import OfflineModel
+from api.settings import Settings
+from tests.api.conftest import AS_OF, Api
+from tools.errors import ModelUnavailableError
+
+
+class GatedModel:
+    """The offline model, but each turn waits until the test opens the gate (or fails while `broken`)."""
+
+    name = "gated"
+
+    def __init__(self, *, open_: bool = False) -> None:
+        self.gate = threading.Event()
+        if open_:
+            self.gate.set()
+        self.broken: Exception | None = None
+        self._offline = OfflineModel()
+
+    def respond(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> AssistantTurn:
+        assert self.gate.wait(20), "the test never opened the gate"
+        if self.broken is not None:
+            raise self.broken
+        return self._offline.respond(system, messages, tools)
+
+
+def test_a_request_in_words_is_drafted_in_the_background_and_polled_to_its_draft(api: Api) -> None:
+    response = api.client.post("/runs", json={"text": "invoice Acme for March", "as_of": AS_OF}, headers=api.approver)
+
+    assert response.status_code == 202
+    body = response.json()
+    assert body["question"] is None and body["assumptions"] == ["took March to mean March 2026"]
+    [started] = body["data"]
+    assert started["client"] == "acme" and started["period"] == "2026-03" and started["status"] == "running"
+    run = api.wait(started["run_id"])
+    assert run["status"] == "awaiting_approval" and run["draft_version"] == 1
+    assert run["approval"]["status"] == "pending" and run["invoice_id"] is None
+    assert "780.00 GBP" in run["message"]
+    assert [(d["action"], d["actor"]) for d in run["decisions"]] == [("requested", "ann@firm")]
+
+
+def test_the_request_answers_while_the_run_is_still_drafting(make_api: Callable[..., Api]) -> None:
+    model = GatedModel()
+    api = make_api(model=model)
+
+    began = time.monotonic()
+    run_id = api.start()
+
+    assert time.monotonic() - began < 5
+    assert api.run(run_id)["status"] == "running"
+    model.gate.set()
+    assert api.wait(run_id)["status"] == "awaiting_approval"
+
+
+def test_asking_again_while_a_run_drafts_or_waits_starts_nothing_new(make_api: Callable[..., Api]) -> None:
+    model = GatedModel()
+    api = make_api(model=model)
+    run_id = api.start()
+
+    again = api.client.post("/runs", json={"client": "Acme Industries Ltd", "period": "2026-03", "as_of": AS_OF},
+                            headers=api.approver)
+
+    assert again.status_code == 202
+    [same] = again.json()["data"]
+    assert same["status"] == "exists" and same["run_id"] == run_id and "already drafting" in same["message"]
+    model.gate.set()
+    api.wait(run_id)
+    later = api.client.post("/runs", json={"text": "invoice acme for 2026-03", "as_of": AS_OF}, headers=api.approver)
+    [same] = later.json()["data"]
+    assert same["status"] == "exists" and same["run_id"] == run_id and "draft" in same["message"]
+
+
+def test_a_client_and_period_start_one_run(api: Api) -> None:
+    response = api.client.post("/runs", json={"client": "beta", "period": "2026-03", "as_of": AS_OF},
+                               headers=api.approver)
+
+    assert response.status_code == 202
+    [started] = response.json()["data"]
+    run = api.wait(started["run_id"])
+    assert run["client"] == "beta" and run["period_start"] == "2026-03-01" and run["status"] == "awaiting_approval"
+
+
+def test_an_unclear_request_starts_nothing_and_answers_with_the_question(api: Api) -> None:
+    response = api.client.post("/runs", json={"text": "invoice Parallax for March"}, headers=api.approver)
+
+    assert response.status_code == 200
+    assert response.json() == {"data": [], "count": 0, "assumptions": [],
+                               "question": "Which client do you mean? I know: Acme Industries Ltd, Beta GmbH."}
+    assert api.service.store.list_runs() == []
+
+
+def test_an_unknown_client_or_a_bad_period_is_a_422_that_names_the_problem(api: Api) -> None:
+    unknown = api.client.post("/runs", json={"client": "zeta", "period": "2026-03"}, headers=api.approver)
+    bad_period = api.client.post("/runs", json={"client": "acme", "period": "March"}, headers=api.approver)
+    both_forms = api.client.post("/runs", json={"text": "invoice acme", "client": "acme"}, headers=api.approver)
+
+    assert unknown.status_code == 422
+    assert unknown.json() == {"error": "unprocessable",
+                              "detail": "no client matches 'zeta'; known clients: acme, beta"}
+    assert bad_period.status_code == 422 and "invalid period 'March'" in bad_period.json()["detail"]
+    assert both_forms.status_code == 422
+    assert api.service.store.list_runs() == []
+
+
+def test_an_unknown_run_is_a_404(api: Api) -> None:
+    response = api.client.get("/runs/nosuchrun", headers=api.viewer)
+
+    assert response.status_code == 404
+    assert response.json() == {"error": "not_found", "detail": "no run 'nosuchrun' in the store"}
+
+
+def test_a_run_whose_model_breaks_is_failed_with_the_reason(make_api: Callable[..., Api]) -> None:
+    model = GatedModel(open_=True)
+    model.broken = RuntimeError("the model adapter has a bug")
+    api = make_api(model=model)
+
+    run = api.wait(api.start())
+
+    assert run["status"] == "failed" and run["error"] == "RuntimeError: the model adapter has a bug"
+    assert api.client.get("/approvals", headers=api.viewer).json()["count"] == 0
+
+
+def test_a_run_failed_by_a_model_outage_is_resumed_to_its_draft(make_api: Callable[..., Api]) -> None:
+    model = GatedModel(open_=True)
+    model.broken = ModelUnavailableError("Claude is overloaded (529) after 3 tries")
+    api = make_api(model=model)
+    run_id = api.start()
+    failed = api.wait(run_id)
+    assert failed["status"] == "failed" and "overloaded" in failed["error"]
+
+    model.broken = None
+    viewer_try = api.client.post(f"/runs/{run_id}/resume", headers=api.viewer)
+    resumed = api.client.post(f"/runs/{run_id}/resume", headers=api.approver)
+
+    assert viewer_try.status_code == 403
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["status"] == "awaiting_approval" and resumed.json()["draft_version"] == 1
+    again = api.client.post(f"/runs/{run_id}/resume", headers=api.approver)
+    assert again.status_code == 409 and "nothing to resume" in again.json()["detail"]
+
+
+def test_when_every_worker_is_busy_a_new_run_is_refused_with_503_not_queued(
+    make_api: Callable[..., Api], settings: Settings
+) -> None:
+    model = GatedModel()
+    api = make_api(model=model, settings=settings.model_copy(update={"run_workers": 1}))
+    first = api.start()
+
+    busy = api.client.post("/runs", json={"client": "beta", "period": "2026-03", "as_of": AS_OF},
+                           headers=api.approver)
+
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "30"
+    assert busy.json()["error"] == "unavailable" and "run workers are busy" in busy.json()["detail"]
+    model.gate.set()
+    api.wait(first)
+    deadline = time.monotonic() + 10  # the worker frees a moment after the run's status changes
+    while (later := api.client.post("/runs", json={"client": "beta", "period": "2026-03", "as_of": AS_OF},
+                                    headers=api.approver)).status_code == 503:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert later.status_code == 202
