@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench
+.PHONY: demo test bench browser postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/invoice-agent demo
 
-test: $(STAMP)
+# The review page's end-to-end test drives Debian's chromium (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# The production path is tested on the machine's PostgreSQL (127.0.0.1:5432); start it if it is down.
+postgres:
+	@! command -v pg_isready >/dev/null 2>&1 || pg_isready -q -h 127.0.0.1 || \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
+
+test: $(STAMP) browser postgres
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest

@@ -18,10 +18,11 @@ Routes (every one but /health needs a bearer token; see api.auth):
     GET  /collections/reminders, /collections/escalations, /metrics/ar
     GET  /health, /me
     POST /webhooks/asana, /webhooks/clickup, /webhooks/jira, /webhooks/stripe   (signed, no token)
+    GET  /review, /review/{id}; POST /review/{id}/approve, ...   the review pages (HTML; session cookie)
 
-A server-rendered review page is one more router: include it here, authenticate with
-`api.deps.SessionToken`, and serve it at `Settings.review_url(run_id)` (/review/{run_id}), the link
-the notifications carry.
+The review pages (`api.routers.review`, sign-in and CSRF in `api.sessions`) are where the link in the
+notifications lands (`Settings.review_url`); `review.install` adds them beside ROUTERS, out of the
+OpenAPI document.
 """
 
 from __future__ import annotations

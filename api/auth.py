@@ -6,9 +6,10 @@ Viewers read everything; approvers also start runs and decide on drafts, and eac
 under the token's label. Tokens are stored hashed (`tools.store.tokens`). A missing, unknown or revoked
 token is answered 401, a viewer asking to decide 403, each with a body that says what to do.
 
-A server-rendered page authenticates the same tokens from a cookie instead of the header: its login
-form sets `SESSION_COOKIE` to the token (HttpOnly, SameSite=Strict) and its routes depend on
-`api.deps.SessionToken`. The JSON API never reads the cookie, so cross-site requests cannot ride on it.
+The review pages (api/routers/review.py) authenticate the same tokens from a cookie instead: their
+sign-in form sets `SESSION_COOKIE` to a signed session naming the token's id, never the token
+(HttpOnly, SameSite=Lax; see api.sessions), and their forms carry a CSRF token. The JSON API never reads
+the cookie, so cross-site requests cannot ride on it.
 """
 
 from __future__ import annotations

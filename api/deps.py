@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
-from api.auth import SESSION_COOKIE, authenticate, bearer_scheme, require_role
+from api.auth import authenticate, bearer_scheme, require_role
 from api.background import RunService
 from api.settings import Settings
 from tools.store import Store
@@ -56,10 +56,3 @@ def approver_token(request: Request, token: CurrentToken) -> ApiTokenRecord:
 Approver = Annotated[ApiTokenRecord, Depends(approver_token)]
 """An approver's token: its label is who the decision is recorded under."""
 
-
-def session_token(request: Request, service: ServiceDep) -> ApiTokenRecord:
-    """For server-rendered pages only: the token their login put in the session cookie."""
-    return authenticate(service.tokens, request.cookies.get(SESSION_COOKIE))
-
-
-SessionToken = Annotated[ApiTokenRecord, Depends(session_token)]
