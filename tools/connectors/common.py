@@ -7,20 +7,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
 from tools.connectors.ledger import LedgerError, LedgerPayment
+from tools.files import write_atomic
 from tools.invoices import InvoiceDocument
 
 if sys.platform != "win32":
@@ -215,13 +214,13 @@ class LedgerLinks:
         with self._locked():
             data = self._read()
             data.setdefault(kind, {})[key] = value
-            _write_atomic(self.path, json.dumps(data, indent=2, sort_keys=True).encode())
+            write_atomic(self.path, json.dumps(data, indent=2, sort_keys=True).encode())
 
     def forget(self, kind: str, key: str) -> None:
         with self._locked():
             data = self._read()
             if data.get(kind, {}).pop(key, None) is not None:
-                _write_atomic(self.path, json.dumps(data, indent=2, sort_keys=True).encode())
+                write_atomic(self.path, json.dumps(data, indent=2, sort_keys=True).encode())
 
     def _read(self) -> dict[str, dict[str, str]]:
         try:
@@ -247,20 +246,3 @@ def file_lock(path: Path) -> Iterator[None]:
         yield
 
 
-def _write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-
-
-write_atomic = _write_atomic

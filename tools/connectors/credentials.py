@@ -24,8 +24,9 @@ from typing import ClassVar, Literal, TypeVar
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
-from tools.connectors.common import file_lock, write_atomic
+from tools.connectors.common import file_lock
 from tools.errors import InvoiceAgentError
+from tools.files import write_atomic
 
 __all__ = [
     "CredentialStore",

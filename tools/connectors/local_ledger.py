@@ -15,19 +15,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import date
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
 
 from tools.connectors.ledger import LedgerError, LedgerPayment, LedgerRef, LedgerRefNotFoundError, LedgerStatus
+from tools.files import write_atomic
 from tools.invoice_pdf import render_pdf
 from tools.invoices import InvoiceDocument
 from tools.money import format_money
@@ -80,12 +79,12 @@ class LocalLedger:
                     raise LedgerError(self.name, doc.number, "another invoice with this number is already in the "
                                       f"ledger ({json_path}); numbers are never reused")
             else:
-                _write_atomic(pdf_path, render_pdf(doc))
+                write_atomic(pdf_path, render_pdf(doc))
                 record = {"idempotency_key": idempotency_key, "run_id": run_id, "review_url": review_url,
                           "document": doc.contract_json()}
-                _write_atomic(json_path, json.dumps(record, indent=2, ensure_ascii=False).encode())
+                write_atomic(json_path, json.dumps(record, indent=2, ensure_ascii=False).encode())
             ref = LedgerRef(ledger=self.name, id=stem, number=doc.number, url=pdf_path.resolve().as_uri())
-            _write_atomic(marker, ref.model_dump_json().encode())
+            write_atomic(marker, ref.model_dump_json().encode())
             return ref
 
     def send(self, ref: LedgerRef, doc: InvoiceDocument) -> None:
@@ -105,7 +104,7 @@ class LocalLedger:
             if not doc.client_email:
                 raise LedgerError(self.name, doc.number, f"client {doc.client_id} has no contact_email in "
                                   "clients.yaml; add one, then send again")
-            _write_atomic(eml_path, bytes(self._email(doc, pdf_path.read_bytes())))
+            write_atomic(eml_path, bytes(self._email(doc, pdf_path.read_bytes())))
 
     def status(self, ref: LedgerRef) -> LedgerStatus:
         stem = _file_stem(ref.id)
@@ -155,25 +154,3 @@ def _file_stem(number: str) -> str:
     if not stem:
         raise LedgerError("local", number, "the invoice number gives no usable file name")
     return stem
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the whole new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    if sys.platform != "win32":  # make the rename itself durable
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)

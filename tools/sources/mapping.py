@@ -22,8 +22,6 @@ it with the command that maps it (`invoice-agent sources map`).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tools.files import write_atomic
 from tools.sources.errors import MappingError
 
 MAPPING_FILE = "sources.yaml"
@@ -194,23 +193,8 @@ def save_mapping(workspace: Path, mapping: SourcesMapping) -> Path:
     data = mapping.model_dump(mode="json", exclude_defaults=True)
     text = ("# Source projects -> workspace clients (invoice-agent sources map). Exact matches only.\n"
             + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
-    write_atomically(path, text)
+    write_atomic(path, text)
     return path
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` so that a reader sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def check_clients(mapping: SourcesMapping, client_ids: set[str]) -> list[str]:

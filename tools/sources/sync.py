@@ -42,6 +42,7 @@ import yaml
 from pydantic import ValidationError
 
 from tools.domain import Task, TimeEntry
+from tools.files import write_atomic
 from tools.sources.base import EntryBatch, SourceEntry, SourceTask, TaskSource, TimeSource, plain
 from tools.sources.errors import SourceRequestError, system_name
 from tools.sources.mapping import (
@@ -50,7 +51,6 @@ from tools.sources.mapping import (
     SystemMapping,
     Unmapped,
     note_unmapped,
-    write_atomically,
 )
 
 ENTRY_COLUMNS = ("id", "date", "person", "client", "project_code", "task", "notes", "hours", "start", "end",
@@ -153,7 +153,7 @@ class Table:
         writer.writeheader()
         for row in self.rows.values():
             writer.writerow({k: row.get(k, "") for k in self.header})
-        write_atomically(self.path, out.getvalue())
+        write_atomic(self.path, out.getvalue())
         self.changed = False
 
 
@@ -206,7 +206,7 @@ class SyncState:
         return skipped
 
     def save(self) -> None:
-        write_atomically(self.path, json.dumps(self.data, indent=1, sort_keys=True) + "\n")
+        write_atomic(self.path, json.dumps(self.data, indent=1, sort_keys=True) + "\n")
 
 
 def client_ids(workspace: Path) -> set[str]:

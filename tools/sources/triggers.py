@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from tools.errors import InvoiceAgentError
+from tools.files import write_atomic
 from tools.periods import Period
 from tools.sources.base import Fields, SourceTask, TaskSource, decode_json
 from tools.sources.errors import (
@@ -50,7 +51,7 @@ from tools.sources.errors import (
     WebhookSignatureError,
     system_name,
 )
-from tools.sources.mapping import ProjectLink, SourcesMapping, SystemMapping, load_mapping, write_atomically
+from tools.sources.mapping import ProjectLink, SourcesMapping, SystemMapping, load_mapping
 from tools.sources.settings import SourceSettings
 from tools.sources.sync import merge_tasks, task_link
 from tools.workspace import load_workspace
@@ -229,7 +230,7 @@ class AsanaHooks:
     def establish(self, hook: str, secret: str) -> None:
         secrets = self._all()
         secrets[hook] = secret
-        write_atomically(self.path, json.dumps(secrets, indent=1) + "\n")
+        write_atomic(self.path, json.dumps(secrets, indent=1) + "\n")
         self.path.chmod(0o600)
 
 
