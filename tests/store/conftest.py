@@ -1,92 +1,14 @@
-"""Every store test runs twice: on a fresh SQLite file and on a fresh schema of the machine's PostgreSQL.
-
-PostgreSQL is found at $INVOICE_AGENT_TEST_POSTGRES (default postgresql+psycopg://postgres@127.0.0.1:5432/test).
-If it cannot be reached the PostgreSQL half is skipped, and the skip says why.
-"""
+"""Every store test runs twice: on a fresh SQLite file and on a fresh schema of the machine's PostgreSQL."""
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
 import pytest
-from sqlalchemy import create_engine, make_url, text
-from sqlalchemy.exc import OperationalError
 
-from tools.store import Store
+from tests.databases import Clock, database_url, make_store, postgres_url, store
 
-POSTGRES_URL = os.environ.get("INVOICE_AGENT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> str:
-    engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 5})
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except OperationalError as exc:
-        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL}: {str(exc.orig).strip()}")
-    finally:
-        engine.dispose()
-    return POSTGRES_URL
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: a new SQLite file, or a new PostgreSQL schema dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-        return
-    base = request.getfixturevalue("postgres_url")
-    schema = f"test_store_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-class Clock:
-    """A clock the test moves: each reading is one second after the last."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
+__all__ = ["clock", "database_url", "make_store", "postgres_url", "store"]
 
 
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-@pytest.fixture
-def make_store(database_url: str, clock: Clock) -> Iterator[Callable[[], Store]]:
-    """Open another `Store` on the test's database (its own engine and connections, like another process)."""
-    opened: list[Store] = []
-
-    def make() -> Store:
-        store = Store(database_url, clock=clock)
-        opened.append(store)
-        return store
-
-    yield make
-    for store in opened:
-        store.close()
-
-
-@pytest.fixture
-def store(make_store: Callable[[], Store]) -> Store:
-    store = make_store()
-    store.migrate()
-    return store
