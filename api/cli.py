@@ -110,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
 
     _ledger_parser(commands)
 
+    from evals.cli import register as register_evals  # eval: replay the history and score the drafts
+
+    _COMMANDS.update(register_evals(commands, command))
+
     demo = command("demo", "walk the whole story on the demo workspace, offline")
     demo.add_argument("--request", default="invoice Northwind for October")
     demo.add_argument("--as-of", type=_date, default=date(2026, 11, 1))
