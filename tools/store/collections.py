@@ -18,8 +18,8 @@ not race, and each takes a lock:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -28,7 +28,6 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tools.domain import Workspace
@@ -52,7 +51,7 @@ from tools.store.collections_models import (
     PaymentRow,
     ReminderRow,
 )
-from tools.store.errors import DatabaseUnavailableError, InvalidTransitionError, RecordNotFoundError
+from tools.store.errors import InvalidTransitionError, RecordNotFoundError
 from tools.store.models import InvoiceRow
 from tools.store.store import Store
 
@@ -165,7 +164,6 @@ class Collections:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._writer = store.engine.execution_options(sqlite_begin="IMMEDIATE")
 
     @property
     def store(self) -> Store:
@@ -486,19 +484,11 @@ class Collections:
     def _now(self) -> datetime:
         return self._store._clock()  # the store's clock, so tests that move time move it here too
 
-    @contextmanager
-    def _session(self, writer: bool) -> Iterator[Session]:
-        try:
-            with Session(self._writer if writer else self._store.engine, expire_on_commit=False) as s, s.begin():
-                yield s
-        except OperationalError as exc:
-            raise DatabaseUnavailableError(self._store.url, str(exc.orig).strip() or type(exc.orig).__name__) from exc
-
     def _read(self) -> AbstractContextManager[Session]:
-        return self._session(writer=False)
+        return self._store._read()  # one transaction on the store's engine (same package)
 
     def _write(self) -> AbstractContextManager[Session]:
-        return self._session(writer=True)
+        return self._store._write()  # BEGIN IMMEDIATE on SQLite, like every store write
 
     def _lock(self, s: Session, workspace: str) -> CollectionLockRow:
         """The workspace's lock row, created if needed and locked until the transaction ends."""

@@ -14,17 +14,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import CheckConstraint, String, select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from tools.store.errors import DatabaseUnavailableError, RecordNotFoundError
+from tools.store.errors import RecordNotFoundError
 from tools.store.models import Base
 from tools.store.store import Store
 from tools.store.types import UTCDateTime
@@ -71,7 +69,6 @@ class ApiTokens:
     def __init__(self, store: Store) -> None:
         self._store = store
         # Like the Store's own writes: on SQLite take the write lock when the transaction begins.
-        self._writer = store.engine.execution_options(sqlite_begin="IMMEDIATE")
 
     def create(self, role: Role, label: str, *, now: datetime | None = None) -> tuple[str, ApiTokenRecord]:
         """A new token: the secret (show it once) and its record."""
@@ -115,16 +112,8 @@ class ApiTokens:
     def _now(self) -> datetime:
         return self._store._clock()  # the store's clock, so tests that move time move it here too
 
-    @contextmanager
-    def _session(self, writer: bool) -> Iterator[Session]:
-        try:
-            with Session(self._writer if writer else self._store.engine, expire_on_commit=False) as s, s.begin():
-                yield s
-        except OperationalError as exc:
-            raise DatabaseUnavailableError(self._store.url, str(exc.orig).strip() or type(exc.orig).__name__) from exc
-
     def _read(self) -> AbstractContextManager[Session]:
-        return self._session(writer=False)
+        return self._store._read()  # one transaction on the store's engine (same package)
 
     def _write(self) -> AbstractContextManager[Session]:
-        return self._session(writer=True)
+        return self._store._write()  # BEGIN IMMEDIATE on SQLite, like every store write
