@@ -21,7 +21,10 @@ from pydantic import BaseModel, ConfigDict
 from tools.errors import InvoiceAgentError
 from tools.invoices import InvoiceDocument
 
-__all__ = ["Ledger", "LedgerError", "LedgerPayment", "LedgerRef", "LedgerRefNotFoundError", "LedgerStatus"]
+__all__ = [
+    "Ledger", "LedgerError", "LedgerPayment", "LedgerRef", "LedgerRefNotFoundError", "LedgerStatus",
+    "require_recipient",
+]
 
 # What a ledger says about an invoice, in the store's words (`tools.store.records.InvoiceRecordStatus`).
 LedgerStatus = Literal["pushed", "sent", "paid", "void"]
@@ -61,6 +64,14 @@ class LedgerError(InvoiceAgentError):
         self.ledger = ledger
         self.invoice = invoice
         super().__init__(f"{ledger} ledger, invoice {invoice}: {message}")
+
+
+def require_recipient(ledger: str, doc: InvoiceDocument) -> str:
+    """The client's email to send the invoice to; without one, every ledger refuses to send alike."""
+    if not doc.client_email:
+        raise LedgerError(ledger, doc.number, f"client {doc.client_id} has no contact_email in clients.yaml; "
+                          "add one, then send again")
+    return doc.client_email
 
 
 class LedgerRefNotFoundError(LedgerError):

@@ -25,7 +25,14 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
 
-from tools.connectors.ledger import LedgerError, LedgerPayment, LedgerRef, LedgerRefNotFoundError, LedgerStatus
+from tools.connectors.ledger import (
+    LedgerError,
+    LedgerPayment,
+    LedgerRef,
+    LedgerRefNotFoundError,
+    LedgerStatus,
+    require_recipient,
+)
 from tools.files import write_atomic
 from tools.invoice_pdf import render_pdf
 from tools.invoices import InvoiceDocument
@@ -101,9 +108,7 @@ class LocalLedger:
             pdf_path = self.invoices_dir / f"{_file_stem(ref.id)}.pdf"
             if not pdf_path.exists():
                 raise LedgerRefNotFoundError(self.name, ref.id)
-            if not doc.client_email:
-                raise LedgerError(self.name, doc.number, f"client {doc.client_id} has no contact_email in "
-                                  "clients.yaml; add one, then send again")
+            require_recipient(self.name, doc)
             write_atomic(eml_path, bytes(self._email(doc, pdf_path.read_bytes())))
 
     def status(self, ref: LedgerRef) -> LedgerStatus:

@@ -62,7 +62,7 @@ from tools.connectors.common import (
     private_note,
 )
 from tools.connectors.credentials import CredentialStore, QuickBooksCredentials
-from tools.connectors.ledger import LedgerError, LedgerRef, LedgerRefNotFoundError, LedgerStatus
+from tools.connectors.ledger import LedgerError, LedgerRef, LedgerRefNotFoundError, LedgerStatus, require_recipient
 from tools.invoices import InvoiceDocument
 
 __all__ = ["MINOR_VERSION", "PRODUCTION_API", "SANDBOX_API", "QuickBooksLedger"]
@@ -270,9 +270,7 @@ class QuickBooksLedger:
 
     def send(self, ref: LedgerRef, doc: InvoiceDocument) -> None:
         """Email the invoice from QuickBooks to the client, unless QuickBooks says it was emailed already."""
-        if not doc.client_email:
-            raise LedgerError(self.name, doc.number, f"client {doc.client_id} has no contact_email in clients.yaml; "
-                              "add one, then send again")
+        require_recipient(self.name, doc)
         with self._faults(doc.number):
             qb = self._client()
             invoice = self._get_invoice(ref)

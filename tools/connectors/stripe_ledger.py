@@ -41,7 +41,7 @@ from tools.connectors.common import (
     to_minor,
 )
 from tools.connectors.credentials import CredentialStore, StripeCredentials
-from tools.connectors.ledger import LedgerError, LedgerRef, LedgerRefNotFoundError, LedgerStatus
+from tools.connectors.ledger import LedgerError, LedgerRef, LedgerRefNotFoundError, LedgerStatus, require_recipient
 from tools.invoices import InvoiceDocument
 
 __all__ = ["StripeLedger", "StripeSignatureError", "verify_signature"]
@@ -140,9 +140,7 @@ class StripeLedger:
 
     def send(self, ref: LedgerRef, doc: InvoiceDocument) -> None:
         """Finalize the invoice and have Stripe email it, once (a repeat finds it sent and does nothing)."""
-        if not doc.client_email:
-            raise LedgerError(self.name, doc.number, f"client {doc.client_id} has no contact_email in clients.yaml; "
-                              "add one, then send again")
+        require_recipient(self.name, doc)
         with self._faults(doc.number):
             client = self._stripe()
             invoice = self._retrieve(ref)

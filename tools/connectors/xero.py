@@ -62,7 +62,7 @@ from tools.connectors.common import (
     private_note,
 )
 from tools.connectors.credentials import CredentialStore, XeroCredentials
-from tools.connectors.ledger import LedgerError, LedgerRef, LedgerRefNotFoundError, LedgerStatus
+from tools.connectors.ledger import LedgerError, LedgerRef, LedgerRefNotFoundError, LedgerStatus, require_recipient
 from tools.invoices import InvoiceDocument
 
 __all__ = ["API_URL", "TOKEN_URL", "XeroLedger"]
@@ -251,9 +251,7 @@ class XeroLedger:
 
     def send(self, ref: LedgerRef, doc: InvoiceDocument) -> None:
         """Email the invoice from Xero, unless Xero says it was sent to the contact already."""
-        if not doc.client_email:
-            raise LedgerError(self.name, doc.number, f"client {doc.client_id} has no contact_email in clients.yaml; "
-                              "add one, then send again")
+        require_recipient(self.name, doc)
         with self._faults(doc.number):
             api, tenant = self._client()
             if self._get_invoice(ref).sent_to_contact:
