@@ -6,8 +6,9 @@ id is known the moment the graph records the run: the store tells the waiting re
 `_RunRecordingStore`). At most `Settings.run_workers` runs draft at once; past that a request is
 answered "busy" rather than queued, so an accepted run always starts now.
 
-Each run and each decision gets its own `InvoiceRuns` (workspace read afresh, its own checkpointer
-connection) over the one shared `Store`. Decisions are applied in the request: they are quick, and the
+Each run and each decision gets its own `InvoiceRuns` (workspace read afresh, with the labels the store
+learned from people merged in by `api.wiring.open_runs`; its own checkpointer connection) over the one
+shared `Store`. Decisions are applied in the request: they are quick, and the
 caller must learn at once whether it won (LangGraph has no cross-process lock: the approvals row is the
 lock, see graph/runs.py).
 """

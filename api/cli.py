@@ -1,4 +1,4 @@
-"""The `invoice-agent` command line: draft, run, approvals, decisions, resume, void, serve, token, demo."""
+"""The `invoice-agent` command line: draft, run, approvals, decisions, resume, void, serve, token, labels, demo."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from pathlib import Path
 
 from api.cli_collections import COMMANDS as COLLECTIONS_COMMANDS
 from api.cli_collections import add_parsers as add_collections_parsers
+from api.cli_labels import COMMANDS as LABELS_COMMANDS
+from api.cli_labels import add_parsers as add_labels_parsers
+from api.cli_labels import with_stored_labels
 from api.settings import DEMO_WORKSPACE, Settings
 from api.wiring import open_runs
 from graph.nodes import Decision
@@ -59,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     draft.add_argument("--period", required=True, help="YYYY-MM, or YYYY-MM-DD..YYYY-MM-DD")
     draft.add_argument("--as-of", type=_date, default=None, help="the run's date (default: today)")
     draft.add_argument("--json", action="store_true", help="print the draft as the contract's JSON")
+    draft.add_argument("--data", type=Path, default=None,
+                       help="also learn categories from the labels people confirmed in this data folder's store "
+                            "(default: only the workspace's entry_labels.csv)")
 
     run = command("run", 'understand a request ("invoice Acme for March") and draft it for approval')
     run.add_argument("text")
@@ -106,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
                          help="folder of the server's data (default: ./invoice-agent-data)")
 
     add_collections_parsers(commands, command)  # tick, payments, ar
+    add_labels_parsers(commands, command)  # labels export
     source_commands.register(commands, command)  # sync, import, sources
 
     _ledger_parser(commands)
@@ -145,6 +152,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _draft(args: argparse.Namespace) -> int:
     workspace = load_workspace(args.workspace or DEMO_WORKSPACE)
+    if args.data is not None:
+        workspace = with_stored_labels(workspace, _settings(args))
     client = find_client(workspace, args.client)
     draft = draft_invoice(workspace, client.id, Period.parse(args.period), as_of=args.as_of)
     if args.json:
@@ -396,6 +405,7 @@ _COMMANDS = {
     "revise": _revise, "resume": _resume, "void": _void, "serve": _serve, "token": _token, "demo": _demo,
     "ledger": _ledger,
     **COLLECTIONS_COMMANDS,
+    **LABELS_COMMANDS,
     "sync": _sources, "import": _sources, "sources": _sources,
 }
 

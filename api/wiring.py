@@ -17,7 +17,7 @@ from graph.runs import InvoiceRuns
 from tools.connectors.ledger import Ledger
 from tools.connectors.select import open_ledger
 from tools.domain import Workspace
-from tools.store import Store
+from tools.store import Store, with_learned_labels
 from tools.workspace import load_workspace
 
 
@@ -35,6 +35,8 @@ def open_runs(
 
     `store` shares an open store (the server's); otherwise one is opened, migrated and closed here. The
     ledger is the configured one (`INVOICE_AGENT_LEDGER`, default the local ledger in the data folder).
+    The runs learn from the workspace's labels and from those the store learned from people
+    (`tools.store.labels.with_learned_labels`).
     """
     ws = workspace if isinstance(workspace, Workspace) else load_workspace(workspace or settings.workspace)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -43,6 +45,7 @@ def open_runs(
         store = Store(settings.store_url())
         store.migrate()
     try:
+        ws = with_learned_labels(ws, store.learned_labels(ws.root))
         with open_checkpointer(settings.database_url, settings.data_dir) as checkpointer:
             runtime = Runtime(
                 workspace=ws,

@@ -1,14 +1,17 @@
 """Score replayed drafts against what was really billed (invoices.csv, entry_labels.csv, payment_labels.csv).
 
-Per invoice: total exact to the cent; lines as a multiset of (description, quantity, unit_price, amount)
-for precision/recall/F1; the category of every entry billed on it; held entries; anomalies per kind.
-Then, across the workspace, payment matching against payment_labels.csv. Everything is JSON-plain.
+Per invoice: total exact to the cent; tax exact where the taxable amount agrees; lines as a multiset of
+(description, quantity, unit_price, amount) for precision/recall/F1; the category of every entry billed on
+it; held entries and anomalies per kind, over every entry the draft should have accounted for (including
+future-dated ones outside the period). Then, across the workspace, payment matching against
+payment_labels.csv. Everything is JSON-plain.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -61,6 +64,8 @@ class Counts:
 class Scores:
     invoices: int = 0
     totals_exact: int = 0
+    tax_scored: int = 0
+    tax_exact: int = 0
     lines: Counts = field(default_factory=Counts)
     categories_right: int = 0
     categories_scored: int = 0
@@ -75,6 +80,11 @@ class Scores:
     @property
     def totals_exact_share(self) -> float:
         return self.totals_exact / self.invoices if self.invoices else 1.0
+
+    @property
+    def tax_exact_share(self) -> float:
+        """Of the invoices whose drafted taxable amount is the billed one, the share whose tax is too."""
+        return self.tax_exact / self.tax_scored if self.tax_scored else 1.0
 
     @property
     def category_accuracy(self) -> float:
@@ -96,6 +106,8 @@ class Scores:
             "invoices": self.invoices,
             "totals_exact": self.totals_exact,
             "totals_exact_share": round(self.totals_exact_share, 4),
+            "tax_scored": self.tax_scored,
+            "tax_exact_share": round(self.tax_exact_share, 4),
             "lines": self.lines.json(),
             "category_accuracy": round(self.category_accuracy, 4),
             "categories_scored": self.categories_scored,
@@ -113,6 +125,24 @@ def _line_key(description: str, quantity: Decimal, unit_price: Decimal, amount: 
     return (description, f"{quantity.normalize():f}", f"{unit_price.normalize():f}", format_money(amount))
 
 
+def should_list(r: Replayed, workspace: Workspace) -> set[str]:
+    """The entries a replayed draft must account for, decided from the truth, not from the draft.
+
+    The client's billable entries known at the replay and not billed on an invoice issued before it: those
+    dated in the period (its candidates) and those dated after the run's as-of date (year typos, which
+    every draft of the client lists as held `future_date`, whatever their date).
+    """
+    inv = r.invoice
+    as_of = inv.period_end + timedelta(days=1)  # the replay's run date: the day after the period
+    issued = {i.invoice_number for i in workspace.invoices if i.status in ("sent", "paid") and i.issue_date < as_of}
+    billed_before = {lb.entry_id for lb in workspace.labels if lb.billed and lb.invoice_number in issued}
+    return {
+        e.id for e in r.known.entries
+        if e.client == inv.client and e.billable and e.id not in billed_before
+        and (inv.period_start <= e.date <= inv.period_end or e.date > as_of)
+    }
+
+
 def score_invoice(r: Replayed, workspace: Workspace, scores: Scores) -> None:
     """Add one replayed invoice to `scores` and record its details in `scores.per_invoice`."""
     inv, draft = r.invoice, r.draft
@@ -121,6 +151,12 @@ def score_invoice(r: Replayed, workspace: Workspace, scores: Scores) -> None:
     scores.invoices += 1
     exact = draft.total == inv.total and draft.currency == inv.currency
     scores.totals_exact += exact
+    # Tax and its rounding, apart from everything upstream: a wrong category or line changes the total
+    # anyway, so an error in the tax alone would hide among the inexact totals.
+    if draft.currency == inv.currency and \
+            draft.subtotal + draft.discount + draft.cap_adjustment == inv.subtotal + inv.discount + inv.cap_adjustment:
+        scores.tax_scored += 1
+        scores.tax_exact += draft.tax == inv.tax
 
     truth_lines = Counter(_line_key(ln.description, ln.quantity, ln.unit_price, ln.amount)
                           for ln in inv.lines if ln.category not in NOT_LINES)
@@ -143,9 +179,10 @@ def score_invoice(r: Replayed, workspace: Workspace, scores: Scores) -> None:
                                      "true": labels[eid].category, "drafted": decision.category,
                                      "why": decision.category_reason})
 
-    # Scope of the anomaly truth: what the draft looked at (its candidates, listed future entries) and the
-    # client's tasks completed in the period (`unlogged_task` rows carry a task id).
-    scope = set(decisions) | {a.entry_id for a in draft.anomalies}
+    # Scope of the anomaly truth: every entry the draft should have looked at (see `should_list`), what it
+    # did look at or list, and the client's tasks completed in the period (`unlogged_task` rows carry a task
+    # id). Taking the scope from the draft alone would hide exactly the entries it failed to list.
+    scope = should_list(r, workspace) | set(decisions) | {a.entry_id for a in draft.anomalies}
     scope |= {t.id for t in workspace.tasks if t.client == inv.client and t.status == "done"
               and t.completed_at is not None and inv.period_start <= t.completed_at <= inv.period_end}
     truth_anomalies = {(eid, labels[eid].anomaly) for eid in scope if eid in labels and labels[eid].anomaly}

@@ -153,6 +153,7 @@ class InvoiceRunNodes:
         revisions = Revisions.model_validate(state.get("revisions") or {}).merged(decision.changes)
         deps = self.rt.deps(state | {"revisions": revisions.model_dump(mode="json")})
         draft = build_draft(deps.workspace, deps.client_id, deps.period, deps.context, revisions)
+        self._learn(state, decision)
         version = self.rt.store.save_draft(state["run_id"], draft).version
         self.rt.store.open_approval(state["run_id"], version)
         self.rt.store.update_run(state["run_id"], status="awaiting_approval")
@@ -162,6 +163,17 @@ class InvoiceRunNodes:
         return {"revisions": revisions.model_dump(mode="json"), "draft_version": version, "summary": summary,
                 "status": "awaiting_approval",
                 "progress": [f"draft recomputed as version {version}: total {draft.total} {draft.currency}"]}
+
+    def _learn(self, state: InvoiceRunState, decision: Decision) -> None:
+        """The categories the person set become labels later runs learn from (only ones naming a catalogue
+        category and an entry of the draft they reviewed: `InvoiceRuns.decide` refuses others up front)."""
+        if not decision.changes.categories:
+            return
+        reviewed = {e.entry_id for e in self.rt.store.get_draft(state["run_id"], state["draft_version"]).draft.entries}
+        catalogue = {c.id for c in self.rt.workspace.settings.categories}
+        categories = {entry: category for entry, category in decision.changes.categories.items()
+                      if entry in reviewed and category in catalogue}
+        self.rt.store.record_reviewer_labels(self.rt.workspace.root, state["run_id"], categories, decision.actor)
 
     def reject(self, state: InvoiceRunState) -> dict[str, Any]:
         reason = state["decision"].get("reason", "")

@@ -9,7 +9,7 @@ at once cannot both push.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from typing import Any
 
@@ -20,9 +20,11 @@ from agent.prompts import task_message
 from agent.requests import resolve_request
 from graph.nodes import Decision, Runtime
 from graph.state import InvoiceRunState
+from tools.drafts import Draft
 from tools.errors import DomainError, InvoiceAgentError
 from tools.periods import Period
 from tools.store import RecordNotFoundError
+from tools.toolbox import Revisions
 
 Progress = Callable[[str], None]
 
@@ -33,6 +35,10 @@ class RunNotWaitingError(DomainError):
 
 class RunInterruptedError(DomainError):
     """A decided run stopped half-way (a ledger or mail failure); `resume` finishes it without repeating."""
+
+
+class InvalidChangesError(DomainError):
+    """Requested changes that do not fit the waiting draft (an unknown entry, category or line)."""
 
 
 class RunOutcome(BaseModel):
@@ -106,6 +112,8 @@ class InvoiceRuns:
         interrupts = list(getattr(snapshot, "interrupts", ()) or ())
         if not interrupts:
             raise RunNotWaitingError(f"run {run_id} is not waiting for approval ({self._status(run_id)})")
+        if decision.action == "request_changes":
+            self._check_changes(run_id, decision.changes)
         if not self.rt.store.claim(run_id, expected_status="pending", new_status="resuming"):
             raise RunNotWaitingError(f"run {run_id} was already decided ({self._status(run_id)})")
         try:
@@ -134,6 +142,15 @@ class InvoiceRuns:
         return RunOutcome(run_id=run_id, client=state.get("client"), period=state.get("period"),
                           status=state.get("status", "?"), message=state.get("outcome") or "")
 
+    def _check_changes(self, run_id: str, changes: Revisions) -> None:
+        """Refuse, before anything is claimed or recorded, changes naming what the waiting draft does not have:
+        a reviewer's categories become labels later runs learn from, so a typo must not pass silently."""
+        approval = self.rt.store.get_approval(run_id)
+        draft = self.rt.store.get_draft(run_id, approval.draft_version).draft
+        problems = change_problems(draft, [c.id for c in self.rt.workspace.settings.categories], changes)
+        if problems:
+            raise InvalidChangesError(f"run {run_id}: nothing was changed: {'; '.join(problems)}")
+
     def _status(self, run_id: str) -> str:
         try:
             return f"status {self.rt.store.get_run(run_id).status}"
@@ -142,3 +159,16 @@ class InvoiceRuns:
 
     def waiting(self) -> Iterator[Any]:
         yield from self.rt.store.list_pending()
+
+
+def change_problems(draft: Draft, catalogue: Iterable[str], changes: Revisions) -> list[str]:
+    """What in `changes` does not fit the draft: entries it does not list, categories not in the catalogue,
+    line descriptions it does not show. Empty when every change names something real."""
+    entries = {e.entry_id for e in draft.entries}
+    known = set(catalogue)
+    lines = {line.description for line in draft.lines}
+    problems = [f"{e}: not an entry of this draft" for e in [*changes.drop, *changes.categories] if e not in entries]
+    problems += [f"{e}: unknown category {c!r} (known: {', '.join(sorted(known))})"
+                 for e, c in changes.categories.items() if c not in known]
+    problems += [f"no line is described {d!r}" for d in changes.descriptions if d not in lines]
+    return list(dict.fromkeys(problems))

@@ -2,13 +2,12 @@
 
 Every check is a pure function over the whole list of entries (duplicates, overlaps and long days need
 the neighbours), returns `Anomaly` values, and never raises on bad data. Only billable entries carry
-anomalies. Checks against the task log live in `tools.reconcile`.
+anomalies. Checks against the task log live in `tools.reconcile`; what makes a note vague, in
+`tools.vagueness`.
 """
 
 from __future__ import annotations
 
-import functools
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
@@ -17,56 +16,34 @@ from decimal import Decimal
 from tools.domain import ANOMALY_KINDS, Anomaly, AnomalyKind, Task, TimeEntry
 from tools.money import ZERO
 from tools.reconcile import TaskIndex, check_task_refs
+from tools.vagueness import VagueNotes
+from tools.vagueness import is_vague as is_vague  # the general rule, where callers have always found it
 
 MAX_DAY_HOURS = Decimal(12)
 MAX_ENTRY_HOURS = Decimal(24)
-
-_WORD = re.compile(r"[a-z0-9]+")
-# Words that say nothing about the work, and fillers that may surround them ("some misc stuff").
-_VAGUE_WORDS = frozenset(
-    [
-        "a", "above", "admin", "afternoon", "as", "before", "bits", "bobs", "catch", "catching", "catchup", "cont",
-        "contd", "continue", "continued", "continuing", "day", "ditto", "ends", "etc", "follow", "followup",
-        "followups", "general", "generic", "hours", "item", "items", "misc", "miscellaneous", "morning", "n", "na",
-        "odds", "ongoing", "progress", "project", "projects", "same", "see", "stuff", "sundry", "task", "tasks",
-        "tbd", "thing", "things", "time", "todo", "up", "update", "updates", "various", "wip", "work", "worked",
-        "working", "x", "yesterday"
-    ]
-)
-_FILLER = frozenset(
-    [
-        "the", "a", "an", "of", "on", "for", "and", "to", "with", "w", "some", "more", "bit", "few", "my", "our",
-        "its"
-    ]
-)
 
 
 def _clean_notes(notes: str) -> str:
     return " ".join(notes.lower().split())
 
 
-@functools.lru_cache(maxsize=65536)  # notes repeat a lot ("standup", "sync w/ client")
-def is_vague(notes: str) -> bool:
-    """True when notes are present but say nothing about the work ("misc", "wip", "project work")."""
-    if not notes.strip():
-        return False
-    words = [w for w in _WORD.findall(notes.lower()) if w not in _FILLER]
-    return all(w in _VAGUE_WORDS for w in words)
-
-
-def _description_problem(notes: str) -> AnomalyKind | None:
+def _description_problem(notes: str, vague: Callable[[str], bool]) -> AnomalyKind | None:
     if not notes.strip():
         return "missing_description"
-    return "vague_description" if is_vague(notes) else None
+    return "vague_description" if vague(notes) else None
 
 
-def check_descriptions(entries: Iterable[TimeEntry]) -> list[Anomaly]:
-    """`missing_description` for empty notes, `vague_description` for notes that say nothing."""
+def check_descriptions(entries: Iterable[TimeEntry], vague: VagueNotes | None = None) -> list[Anomaly]:
+    """`missing_description` for empty notes, `vague_description` for notes that say nothing.
+
+    `vague` is what a firm's history taught (`VagueNotes.learn`); without it, the general rule alone.
+    """
+    judge = vague.is_vague if vague is not None else is_vague
     found = []
     problems: dict[str, AnomalyKind | None] = {}  # notes repeat endlessly: each text is judged once
     for e in entries:
         if e.notes not in problems:
-            problems[e.notes] = _description_problem(e.notes)
+            problems[e.notes] = _description_problem(e.notes, judge)
         kind = problems[e.notes]
         if kind == "missing_description":
             found.append(Anomaly(entry_id=e.id, kind=kind,
@@ -198,16 +175,17 @@ _KIND_ORDER = {kind: i for i, kind in enumerate(ANOMALY_KINDS)}
 
 
 def detect_anomalies(
-    entries: list[TimeEntry], tasks: list[Task] | TaskIndex, as_of: date
+    entries: list[TimeEntry], tasks: list[Task] | TaskIndex, as_of: date, vague: VagueNotes | None = None
 ) -> dict[str, list[Anomaly]]:
     """Run every entry check over the whole workspace; map each billable entry's id to its anomalies.
 
     Physical checks (duplicates, overlaps, long days) look at every row, billable or not, since a person
-    cannot be in two places at once; only billable entries carry the result.
+    cannot be in two places at once; only billable entries carry the result. `vague` judges notes as a
+    firm's history taught (`VagueNotes.learn(workspace)`); None uses the general rule alone.
     """
     copies = find_duplicates(entries)
     checks: list[Callable[[], list[Anomaly]]] = [
-        lambda: check_descriptions(entries),
+        lambda: check_descriptions(entries, vague),
         lambda: check_duplicates(copies),
         lambda: check_overlaps(entries, copies),
         lambda: check_excessive_days(entries, copies),

@@ -35,6 +35,7 @@ SIXTY = Decimal(60)
 HUNDRED = Decimal(100)
 RETAINER_LINE = "Monthly retainer"
 OVERAGE_LINE = "Additional hours"
+NO_DESCRIPTION = "(no description)"
 
 
 class Line(BaseModel):
@@ -240,9 +241,9 @@ def hourly_lines(
             description, category = first.entry.task, ""
         elif client.group_by == "person":
             description, category = first.entry.person, ""
-        else:
-            description = f"{first.entry.date} {first.entry.person}: {first.entry.notes.strip()}"
-            category = ""
+        else:  # detailed: the entry keeps its category, so `code` rules (UTBMS-style) reach its line
+            description = f"{first.entry.date} {first.entry.person}: {first.entry.notes.strip() or NO_DESCRIPTION}"
+            category = first.category
         minutes = sum((i.minutes for i in members), ZERO)
         ids = [i.entry.id for i in sorted(members, key=_row)]
         lines.append(_line(description, category, minutes, first.rate, ids))

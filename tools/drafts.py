@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tools.anomalies import detect_anomalies
 from tools.billing import (
@@ -29,10 +29,12 @@ from tools.billing import (
     retainer_lines,
 )
 from tools.domain import HELD_KINDS, Anomaly, Client, Task, TimeEntry, Workspace
-from tools.money import format_money, format_quantity
+from tools.money import ZERO, format_money, format_quantity
 from tools.numbering import next_invoice_number
 from tools.periods import Period
 from tools.reconcile import TaskIndex, find_unlogged_tasks, logged_task_ids
+from tools.stakes import stakes
+from tools.vagueness import VagueNotes
 
 if TYPE_CHECKING:
     from tools.categorize import Categorizer, Decision
@@ -47,6 +49,8 @@ class DraftAnomaly(BaseModel):
     kind: str
     held: bool
     message: str
+    at_stake: Decimal | None = None
+    """For `uncertain_category`: the most an alternative category would change the entry's amount."""
 
 
 class EntryDecision(BaseModel):
@@ -62,6 +66,8 @@ class EntryDecision(BaseModel):
     category: str | None = None
     confidence: float | None = None
     category_reason: str = ""
+    alternatives: dict[str, float] = Field(default_factory=dict)
+    """The categorizer's runners-up and their probabilities, most likely first."""
     outcome: Literal["billed", "excluded", "held"]
 
 
@@ -84,6 +90,8 @@ class Draft(BaseModel):
     anomalies: list[DraftAnomaly]
     excluded: list[Exclusion]
     entries: list[EntryDecision]
+    categories: dict[str, str] = Field(default_factory=dict)
+    """The category used for every entry on a line or excluded by a client rule."""
 
     @property
     def held(self) -> list[DraftAnomaly]:
@@ -120,6 +128,7 @@ class Draft(BaseModel):
             "total": format_money(self.total),
             "anomalies": [a.model_dump(include={"entry_id", "kind", "held", "message"}) for a in self.anomalies],
             "excluded": [x.model_dump() for x in self.excluded],
+            "categories": self.categories,
         }
 
 
@@ -130,7 +139,7 @@ class DraftContext:
         self.workspace = workspace
         self.as_of = as_of or date.today()
         self.tasks = TaskIndex(workspace.tasks)
-        self.anomalies = detect_anomalies(workspace.entries, self.tasks, self.as_of)
+        self.anomalies = detect_anomalies(workspace.entries, self.tasks, self.as_of, vague=VagueNotes.learn(workspace))
         self.logged_tasks = logged_task_ids(workspace.entries, self.tasks)
         self.invoiced = already_invoiced(workspace, self.as_of)
         self.by_client: dict[str, list[TimeEntry]] = defaultdict(list)
@@ -156,7 +165,11 @@ class DraftContext:
         if before not in self._categorizers:
             from tools.categorize import Categorizer
 
-            self._categorizers[before] = Categorizer.train(self.workspace, before=before)
+            categorizer = self._categorizers[before] = Categorizer.train(self.workspace, before=before)
+            # Every client's open entries in one batch: the feature blocks are built once per distinct
+            # entry, not once per client (a draft of 200 clients then only looks decisions up).
+            categorizer.decide_many(e for entries in self.open_by_client.values() for e in entries
+                                    if e.date >= before)
         return self._categorizers[before]
 
 
@@ -219,13 +232,6 @@ def draft_invoice(
                     for e in billable if e.id in dropped]
         billable = [e for e in billable if e.id not in dropped]
     chosen = _categorize(ctx, client, billable, period, categories)
-    if client.billing.model != "fixed":
-        for e in billable:
-            cat = chosen[e.id]
-            if cat.uncertain:
-                anomalies.append(DraftAnomaly(
-                    entry_id=e.id, kind="uncertain_category", held=False,
-                    message=f"category {cat.category} is a guess ({cat.confidence:.0%} sure): {cat.reason}"))
     anomalies += _future_outside(ctx, client, period)
     tasks = ctx.tasks_by_client.get(client.id, [])
     anomalies += [_shown(a) for a in find_unlogged_tasks(client.id, period, tasks, ctx.logged_tasks)]
@@ -245,12 +251,17 @@ def draft_invoice(
             lines = hourly_lines(client, priced, ctx.category_order, workspace.category_label)
     lines = apply_codes(client, lines)
     totals = compute_totals(client, lines)
+    if client.billing.model != "fixed":
+        anomalies += _doubts(client, items, priced, chosen, ctx.roles)
 
     by_id = {e.id: e for e in entries}
     for x in excluded:
         decisions[x.entry_id] = _decision(by_id[x.entry_id], "excluded", chosen.get(x.entry_id))
     for item in priced:
         decisions[item.entry.id] = _decision(item.entry, "billed", chosen[item.entry.id], item)
+    ruled_out = {x.entry_id for x in by_rule}
+    used = {} if client.billing.model == "fixed" else {i.entry.id: i.category for i in kept}
+    used.update((i.entry.id, i.category) for i in items if i.entry.id in ruled_out)
     issue = period.issue_date
     return Draft(
         client=client.id,
@@ -269,6 +280,7 @@ def draft_invoice(
         anomalies=anomalies,
         excluded=excluded,
         entries=[decisions[e.id] for e in entries],
+        categories={e.id: used[e.id] for e in entries if e.id in used},
     )
 
 
@@ -286,7 +298,8 @@ def _decision(
         entry_id=e.id, date=e.date, person=e.person, notes=e.notes, hours=e.hours,
         billed_hours=item.minutes / 60 if item else None, rate=item.rate if item else None,
         category=cat.category if cat else None, confidence=cat.confidence if cat else None,
-        category_reason=cat.reason if cat else "", outcome=outcome,
+        category_reason=cat.reason if cat else "", alternatives=dict(cat.alternatives) if cat else {},
+        outcome=outcome,
     )
 
 
@@ -309,6 +322,25 @@ def _categorize(
     if rest:
         chosen.update(ctx.categorizer(period.start).decide_many(rest))
     return chosen
+
+
+def _doubts(client: Client, items: list[Billable], priced: list[Billable], chosen: Mapping[str, Decision],
+            roles: dict[str, str]) -> list[DraftAnomaly]:
+    """An `uncertain_category` flag per doubtful entry, naming what each alternative would change;
+    the most money at stake first."""
+    counted = sum((i.minutes for i in priced), ZERO)
+    flags = []
+    for item in items:
+        cat = chosen[item.entry.id]
+        if not cat.uncertain:
+            continue
+        at = stakes(client, item, [c for c, _ in cat.alternatives], roles, counted)
+        ifs = at.describe(client.currency)
+        flags.append(DraftAnomaly(
+            entry_id=item.entry.id, kind="uncertain_category", held=False, at_stake=at.at_stake,
+            message=f"category {cat.category} may be wrong ({cat.confidence:.0%} sure: {cat.doubt}); "
+                    f"{ifs + '; ' if ifs else ''}{cat.reason}"))
+    return sorted(flags, key=lambda a: -(a.at_stake or ZERO))
 
 
 def _future_outside(ctx: DraftContext, client: Client, period: Period) -> list[DraftAnomaly]:

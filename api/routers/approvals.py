@@ -16,8 +16,7 @@ from api.errors import responses
 from api.schemas import ApprovalsPublic, ChangesCreate, RejectCreate, RunId, RunPublic
 from api.views import approval_of, inbox_view, run_view
 from graph.nodes import Decision
-from graph.runs import RunNotWaitingError
-from tools.errors import DomainError
+from graph.runs import InvalidChangesError, RunNotWaitingError, change_problems
 from tools.toolbox import Revisions
 
 router = APIRouter(prefix="/approvals", tags=["approvals"])
@@ -25,10 +24,6 @@ router = APIRouter(prefix="/approvals", tags=["approvals"])
 RunPath = Annotated[RunId, Path(description="the run whose draft is decided")]
 DECIDE = responses(401, 403, 404, 409, 422, 502)
 DECIDE_WITH_BODY = responses(400, 401, 403, 404, 409, 422, 502)
-
-
-class InvalidChangesError(DomainError):
-    """Requested changes that do not fit the draft (an unknown entry, category or line)."""
 
 
 @router.get("", response_model=ApprovalsPublic, responses=responses(401))
@@ -72,15 +67,10 @@ def _checked_changes(service: ServiceDep, run_id: str, body: ChangesCreate) -> R
     draft = service.store.get_draft(run_id, approval.draft_version).draft
     if not (body.drop or body.categories or body.descriptions):
         raise InvalidChangesError("no changes: give entries to drop, categories to set or lines to rename")
-    entries = {e.entry_id for e in draft.entries}
-    catalogue = {c.id for c in service.workspace().settings.categories}
-    lines = {ln.description for ln in draft.lines}
-    problems = [f"{e}: not an entry of this draft" for e in [*body.drop, *body.categories] if e not in entries]
-    problems += [f"{e}: unknown category {c!r} (known: {', '.join(sorted(catalogue))})"
-                 for e, c in body.categories.items() if c not in catalogue]
-    problems += [f"no line is described {d!r}" for d in body.descriptions if d not in lines]
-    if problems:
-        raise InvalidChangesError("; ".join(dict.fromkeys(problems)))
     reason = body.reason or "dropped by the reviewer"
-    return Revisions(drop=dict.fromkeys(body.drop, reason), categories=body.categories,
-                     descriptions=body.descriptions)
+    changes = Revisions(drop=dict.fromkeys(body.drop, reason), categories=body.categories,
+                        descriptions=body.descriptions)
+    problems = change_problems(draft, [c.id for c in service.workspace().settings.categories], changes)
+    if problems:
+        raise InvalidChangesError("; ".join(problems))
+    return changes

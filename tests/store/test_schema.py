@@ -12,7 +12,8 @@ from tools.store import Store
 from tools.store.models import Base
 
 TABLES = {"runs", "drafts", "approvals", "decisions", "invoices", "invoice_entries", "invoice_sequences",
-          "api_tokens", "payments", "payment_allocations", "reminders", "late_fees", "collection_locks"}
+          "api_tokens", "payments", "payment_allocations", "reminders", "late_fees", "collection_locks",
+          "learned_labels"}
 
 
 def test_migrate_creates_every_table_at_the_head_revision(make_store: Callable[[], Store]) -> None:
@@ -23,7 +24,7 @@ def test_migrate_creates_every_table_at_the_head_revision(make_store: Callable[[
 
     assert TABLES | {"alembic_version"} <= set(inspect(store.engine).get_table_names())
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003_collections"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0004_learned_labels"
 
 
 def test_migrating_again_changes_nothing(store: Store) -> None:

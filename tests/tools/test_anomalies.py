@@ -8,7 +8,9 @@ import pytest
 
 from tests.builders import client, entry, task, workspace
 from tools.anomalies import detect_anomalies, is_vague
+from tools.domain import EntryLabel
 from tools.drafts import Period, draft_invoice
+from tools.vagueness import VagueNotes
 
 AS_OF = date(2026, 4, 1)
 
@@ -31,7 +33,7 @@ def test_rows_differing_in_any_key_field_are_not_duplicates() -> None:
 
 
 def test_duplicate_message_names_the_original() -> None:
-    ws = workspace(entries=[entry("1043", notes="x y"), entry("1044", notes="x y")])
+    ws = workspace(entries=[entry("1043", notes="nav fix"), entry("1044", notes="nav fix")])
     [anomaly] = detect_anomalies(ws.entries, ws.tasks, AS_OF)["1044"]
     assert anomaly.held and anomaly.message == "duplicate of entry 1043: same person, date, hours and notes"
 
@@ -39,9 +41,9 @@ def test_duplicate_message_names_the_original() -> None:
 def test_overlapping_timed_entries_of_one_person_are_both_flagged_and_touching_ones_are_not() -> None:
     found = kinds([
         entry("a", start=time(9), end=time(10, 30)),
-        entry("b", start=time(10), end=time(11), notes="other"),
+        entry("b", start=time(10), end=time(11), notes="logo review"),
         entry("c", start=time(11), end=time(12), notes="touches b"),
-        entry("d", start=time(9), end=time(10), person="Ann Lee", notes="someone else"),
+        entry("d", start=time(9), end=time(10), person="Ann Lee", notes="pairing on checkout"),
     ])
     assert found == {"a": ["overlap"], "b": ["overlap"]}
 
@@ -74,14 +76,31 @@ def test_weekend_and_future_dates() -> None:
     assert found == {"sat": ["weekend"], "sun": ["weekend"], "typo": ["future_date"]}
 
 
-@pytest.mark.parametrize("notes", ["misc", "WIP", "project work", "catch up", "Misc stuff", "...", "tbd"])
+@pytest.mark.parametrize("notes", ["misc", "WIP", "project work", "catch up", "Misc stuff", "...", "tbd",
+                                   "as discussed", "per earlier", "more of the same", "the usual"])
 def test_notes_that_say_nothing_are_vague(notes: str) -> None:
     assert is_vague(notes)
 
 
-@pytest.mark.parametrize("notes", ["catch up w/ client CMO", "homepage wireframes", "STU-142 nav fixes", "qa"])
+@pytest.mark.parametrize("notes", ["catch up w/ client CMO", "homepage wireframes", "STU-142 nav fixes", "qa",
+                                   "call w/ client", "QA pass", "gc call", "spa cl 4", "redlines", "standup"])
 def test_notes_that_say_something_are_not_vague(notes: str) -> None:
     assert not is_vague(notes)
+
+
+def test_a_vague_note_tells_the_reviewer_which_words_say_nothing() -> None:
+    ws = workspace(entries=[entry("a", notes=" as discussed ")])
+    [anomaly] = detect_anomalies(ws.entries, ws.tasks, AS_OF)["a"]
+    assert (anomaly.kind, anomaly.held) == ("vague_description", False)
+    assert anomaly.message == "notes 'as discussed' do not say what work was done"
+
+
+def test_notes_are_judged_as_the_firm_history_taught_when_given() -> None:
+    ws = workspace(entries=[entry("old", notes="faffing about"), entry("new", notes="more faffing")])
+    ws = ws.model_copy(update={"labels": [EntryLabel(entry_id="old", anomaly="vague_description")]})
+    assert "new" not in detect_anomalies(ws.entries, ws.tasks, AS_OF)
+    learned = detect_anomalies(ws.entries, ws.tasks, AS_OF, vague=VagueNotes.learn(ws))
+    assert [a.kind for a in learned["new"]] == ["vague_description"]
 
 
 def test_empty_notes_are_missing_not_vague() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.builders import PEOPLE, client, entry, task
-from tools.categorize import UNCERTAIN_BELOW, Categorization, Categorizer
+from tools.categorize import UNCERTAIN_ABOVE, Categorization, Categorizer
 from tools.domain import Client, EntryLabel, FirmSettings, Person, Task, TimeEntry, Workspace
 from tools.workspace import load_workspace
 
@@ -104,9 +104,12 @@ def test_notes_typed_the_way_people_type_resolve_by_meaning(notes: str, category
     assert categorize(firm(), notes).category == category
 
 
-def test_the_reason_quotes_the_notes_and_the_example_they_resemble() -> None:
-    found = categorize(firm(), "kickoff w/ their CMO")
-    assert found.reason.startswith('notes "kickoff w/ their CMO" resemble "kickoff workshop" (discovery)')
+def test_the_reason_quotes_the_notes_and_the_past_entry_they_resemble() -> None:
+    history = [past("h1", "kickoff workshop with the marketing team", "discovery"),
+               past("h2", "homepage mocks", "design")]
+    found = categorize(firm(history), "kickoff w/ their CMO")
+    assert found.reason.startswith(
+        'notes "kickoff w/ their CMO" resemble "kickoff workshop with the marketing team" (discovery before)')
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -175,7 +178,7 @@ def test_labels_naming_unknown_categories_or_entries_are_skipped() -> None:
 
 def test_nonsense_is_uncertain_and_a_plain_note_is_not() -> None:
     nonsense = categorize(firm(), "qwxz blorp zzkt")
-    assert nonsense.uncertain and nonsense.confidence < UNCERTAIN_BELOW
+    assert nonsense.uncertain and nonsense.confidence < 1 - UNCERTAIN_ABOVE
     plain = categorize(firm(), "hi-fi mocks", task="Design")
     assert not plain.uncertain and plain.confidence > 0.9
 
@@ -184,7 +187,7 @@ def test_confidence_is_a_probability_and_uncertain_follows_the_threshold() -> No
     ws = load_workspace(TINY)
     for found in Categorizer.train(ws).categorize_many(ws.entries).values():
         assert 0.0 <= found.confidence <= 1.0
-        assert found.uncertain == (found.confidence < UNCERTAIN_BELOW)
+        assert found.uncertain == (found.confidence < 1 - UNCERTAIN_ABOVE)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -208,11 +211,13 @@ def test_the_same_workspace_always_gives_the_same_answers() -> None:
     assert first == again
 
 
-def test_ties_go_to_the_earlier_catalogue_category() -> None:
+def test_a_near_tie_is_flagged_and_names_the_runner_up() -> None:
     twins = [{"id": "alpha", "label": "Alpha work", "examples": ["shared thing"]},
              {"id": "beta", "label": "Beta work", "examples": ["shared thing"]}]
-    assert categorize(firm(categories=twins), "shared thing").category == "alpha"
-    assert categorize(firm(categories=twins[::-1]), "shared thing").category == "beta"
+    new = TimeEntry.model_validate(entry("new", notes="shared thing", date=MARCH, task=""))
+    decision = Categorizer.train(firm(categories=twins), before=MARCH).decide(new)
+    assert decision.uncertain and "close call" in decision.doubt
+    assert {decision.category, *dict(decision.alternatives)} == {"alpha", "beta"}
 
 
 def test_categorize_many_maps_each_entry_id_to_its_categorization() -> None:

@@ -12,9 +12,10 @@ How the world is made:
    category, typed the way people type (abbreviations, typos, ticket ids, coarse task columns);
 3. a few per cent of non-billable entries, then every anomaly kind of WORKSPACE.md injected a few times a
    month, so that each entry carries at most one kind: the one a reviewer should find;
-4. the raw files are loaded with `load_workspace` and July-September are billed by the product's own
-   engine (`tools.drafts.draft_invoice`) from the true categories; invoices, entry labels, payments
-   (exact, partial, one for two invoices, fuzzy references, one unrelated) and their labels follow.
+4. the raw files are loaded with `load_workspace` and July-September are priced by the independent pricer
+   (`evals.pricer`, which the engine agrees with to the cent) from the true categories; invoices, entry
+   labels, payments (exact, partial, one for two invoices, fuzzy references, one unrelated) and their
+   labels follow.
 """
 
 from __future__ import annotations
@@ -816,7 +817,7 @@ def _unlogged(world: World, month: tuple[int, int]) -> list[tuple[str, str, str,
 
 
 # ----------------------------------------------------------------------------------------------------
-# 6. History: the engine bills July to September
+# 6. History: the pricer bills July to September
 
 
 @dataclass
@@ -836,38 +837,33 @@ class Invoice:
 
 
 def bill_history(world: World, root: Path) -> list[Invoice]:
-    from tools.drafts import DraftContext, Period, draft_invoice
+    """July to September, priced by the independent pricer (`evals.pricer`) from the true categories."""
+    from evals.pricer import issue_and_due, price_months
+    from tools.domain import HELD_KINDS
     from tools.workspace import load_workspace
 
     ws = load_workspace(root)
     categories = {e.id: e.category for e in world.entries}
+    held = {e.id for e in world.entries if e.anomaly in HELD_KINDS}
     invoices: list[Invoice] = []
-    seq = FIRST_INVOICE_SEQ
-    for year, month in HISTORY_MONTHS:
-        period = Period.month(year, month)
-        context = DraftContext(ws, period.issue_date)
-        for client in CLIENTS:
-            draft = draft_invoice(ws, client.id, period, as_of=period.issue_date, categories=categories,
-                                  context=context)
-            if not draft.lines:
-                continue
-            rows = [(ln.description.strip(), ln.category, format_quantity(ln.quantity), format_money(ln.unit_price),
-                     format_money(ln.amount), ln.code or "") for ln in draft.lines]
-            if draft.discount:
-                percent = next(s["percent"] for k, s in client.rules if k == "discount")
-                rows.append((f"Discount {percent}%", "discount", "1.00", format_money(draft.discount),
-                             format_money(draft.discount), ""))
-            if draft.cap_adjustment:
-                cap = next(s["amount"] for k, s in client.rules if k == "cap")
-                rows.append((f"Adjustment to the agreed monthly cap of {cap} {client.currency}", "cap_adjustment",
-                             "1.00", format_money(draft.cap_adjustment), format_money(draft.cap_adjustment), ""))
-            invoices.append(Invoice(
-                number=INVOICE_NUMBER_FORMAT.format(year=period.issue_date.year, seq=seq),
-                client=client, month=(year, month), issue=draft.issue_date, due=draft.due_date, rows=rows,
-                subtotal=draft.subtotal, tax=draft.tax, total=draft.total,
-                entry_ids=[i for ln in draft.lines for i in ln.entry_ids],
-            ))
-            seq += 1
+    for seq, priced in enumerate(price_months(ws, HISTORY_MONTHS, categories, held), FIRST_INVOICE_SEQ):
+        client = CLIENT_BY_ID[priced.client]
+        issue, due = issue_and_due(ws.client(client.id), priced.period)
+        rows = [(ln.description.strip(), ln.category, format_quantity(ln.quantity), format_money(ln.unit_price),
+                 format_money(ln.amount), ln.code or "") for ln in priced.lines]
+        if priced.discount:
+            percent = next(s["percent"] for k, s in client.rules if k == "discount")
+            rows.append((f"Discount {percent}%", "discount", "1.00", format_money(priced.discount),
+                         format_money(priced.discount), ""))
+        if priced.cap_adjustment:
+            cap = next(s["amount"] for k, s in client.rules if k == "cap")
+            rows.append((f"Adjustment to the agreed monthly cap of {cap} {client.currency}", "cap_adjustment",
+                         "1.00", format_money(priced.cap_adjustment), format_money(priced.cap_adjustment), ""))
+        invoices.append(Invoice(
+            number=INVOICE_NUMBER_FORMAT.format(year=issue.year, seq=seq),
+            client=client, month=(priced.period.start.year, priced.period.start.month), issue=issue, due=due,
+            rows=rows, subtotal=priced.subtotal, tax=priced.tax, total=priced.total, entry_ids=list(priced.billed),
+        ))
     return invoices
 
 
@@ -1026,8 +1022,9 @@ def readme(world: World, invoices: list[Invoice], payments: list[Payment]) -> st
         "",
         "Generated by `python -m tools.demo.make_parallax` (seeded, deterministic): edit the generator, not",
         "these files. A design, development and brand agency; base currency GBP; 12 people; 8 clients that",
-        "together use every billing model and rule of WORKSPACE.md. July-September 2026 are invoiced (by the",
-        "product's own engine, from the true categories); October 2026 is the current month, not yet invoiced.",
+        "together use every billing model and rule of WORKSPACE.md. July-September 2026 are invoiced (priced by",
+        "evals/pricer.py, independent of the engine, from the true categories); October 2026 is the current",
+        "month, not yet invoiced.",
         "Its truth lives outside the workspace, in `../answers/labels_2026-10.csv`.",
         "",
         "| client | currency | tax | terms | model | group by | rounding | rules |",

@@ -1,4 +1,5 @@
-"""Persistence: runs, drafts, the approval inbox (and lock), the audit log, and issued invoices.
+"""Persistence: runs, drafts, the approval inbox (and lock), the audit log, issued invoices, and the
+categories people confirmed (learned labels, `tools.store.labels`).
 
 SQLAlchemy 2.0 over SQLite (the embedded default) or PostgreSQL (production), with Alembic migrations
 shipped in this package: `Store(url).migrate()` creates or upgrades the schema, no alembic.ini needed.
@@ -12,6 +13,7 @@ Every method is one transaction and returns immutable records (`tools.store.reco
 
 # Every table on the one metadata, so migrations and models agree however the package is imported.
 from tools.store import collections_models as _collections_models  # noqa: F401
+from tools.store import labels as _labels  # noqa: F401
 from tools.store import tokens as _tokens  # noqa: F401
 from tools.store.errors import (
     AlreadyBilledError,
@@ -21,6 +23,7 @@ from tools.store.errors import (
     RecordNotFoundError,
     StoreError,
 )
+from tools.store.labels import LearnedLabel, with_learned_labels
 from tools.store.records import (
     ActiveWork,
     ApprovalRecord,
@@ -47,9 +50,11 @@ __all__ = [
     "InvoiceEntryRecord",
     "InvoiceRecord",
     "InvoiceRecordStatus",
+    "LearnedLabel",
     "NothingToInvoiceError",
     "RecordNotFoundError",
     "RunRecord",
     "Store",
     "StoreError",
+    "with_learned_labels",
 ]

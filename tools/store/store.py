@@ -50,6 +50,13 @@ from tools.store.errors import (
     NothingToInvoiceError,
     RecordNotFoundError,
 )
+from tools.store.labels import (
+    LearnedLabel,
+    approved_categories,
+    select_learned,
+    upsert_approved_labels,
+    upsert_reviewer_labels,
+)
 from tools.store.models import (
     APPROVAL_STATUSES,
     ApprovalRow,
@@ -529,6 +536,10 @@ class Store:
                     )
                     for entry_id, (actual, billed_hours) in billed.items()
                 )
+                # What the approved draft decided becomes history later runs learn from (tools.store.labels).
+                approval = s.get(ApprovalRow, run_id)
+                upsert_approved_labels(s, workspace, run_id, approved_categories(draft), number,
+                                       approval.decided_by if approval else None, now)
                 s.flush()
                 return self._invoice_record(s, invoice)
         except IntegrityError:
@@ -635,6 +646,34 @@ class Store:
                 .execution_options(synchronize_session=False)
             )
             return self._invoice_record(s, row)
+
+    # ------------------------------------------------------------------------------------------------
+    # Learned labels: categories people confirmed, for later runs to learn from (tools.store.labels)
+
+    def record_reviewer_labels(self, workspace: str, run_id: str, categories: Mapping[str, str],
+                               who: str) -> list[LearnedLabel]:
+        """A person set these categories (entry id -> category id) on the run's draft: they replace any
+        earlier label of those entries. Check them against the catalogue and the draft first."""
+        if not categories:
+            return []
+        with self._write() as s:
+            self._run(s, run_id)
+            upsert_reviewer_labels(s, workspace, run_id, categories, who, self._clock())
+            s.flush()
+            return select_learned(s, workspace, categories)
+
+    def record_approved_labels(self, workspace: str, run_id: str, draft: Draft, invoice_number: str,
+                               who: str | None = None) -> None:
+        """The categories of an approved draft's billed and rule-excluded entries, as "approved" labels
+        (never replacing a reviewer's). `create_invoice` already does this in its own transaction."""
+        with self._write() as s:
+            upsert_approved_labels(s, workspace, run_id, approved_categories(draft), invoice_number, who,
+                                   self._clock())
+
+    def learned_labels(self, workspace: str) -> list[LearnedLabel]:
+        """Every learned label of the workspace, by entry id (`LearnedLabel.entry_label()` is the csv row)."""
+        with self._read() as s:
+            return select_learned(s, workspace)
 
     # ------------------------------------------------------------------------------------------------
     # Internals

@@ -1,0 +1,93 @@
+"""What a doubtful category puts at stake: the same entry billed under each alternative, in money.
+
+What belongs here: for one entry whose category may be wrong, the amount it bills under the category the
+draft used and under each alternative the categorizer names, through the client's own rules (`exclude`,
+rates by category, the retainer's included hours), and the message a reviewer reads:
+"if client_call: +45.00 at 150.00/h; if internal_meeting: excluded, -300.00". Amounts are before
+discount, cap and tax, per entry (a line's quantize may move them by a cent). Plain code, exact Decimals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NamedTuple
+
+from tools.billing import Billable, apply_entry_rules, price
+from tools.domain import Client
+from tools.money import ZERO, format_money, to_cents
+
+__all__ = ["Outcome", "Stakes", "stakes"]
+
+SIXTY = Decimal(60)
+
+
+class Outcome(NamedTuple):
+    """One category's effect on the entry: billed (at a rate) or excluded, and its amount."""
+
+    category: str
+    excluded: bool
+    rate: Decimal
+    amount: Decimal  # what the entry adds to the pre-tax subtotal
+
+
+class Stakes(NamedTuple):
+    used: Outcome
+    alternatives: tuple[Outcome, ...]
+
+    @property
+    def at_stake(self) -> Decimal:
+        """The largest change any alternative would make (0 when none changes the money)."""
+        return max((abs(alt.amount - self.used.amount) for alt in self.alternatives), default=ZERO)
+
+    def describe(self, currency: str) -> str:
+        parts = []
+        for alt in self.alternatives:
+            change = alt.amount - self.used.amount
+            signed = ("+" if change > 0 else "") + format_money(change) if change else "no change"
+            if alt.excluded:
+                parts.append(f"if {alt.category}: excluded, {signed}")
+            elif self.used.excluded or alt.rate != self.used.rate:
+                parts.append(f"if {alt.category}: {signed} at {format_money(alt.rate)}/h")
+            else:
+                parts.append(f"if {alt.category}: {signed}")
+        return "; ".join(parts) + (f" ({currency}, before discount and tax)" if parts else "")
+
+
+def stakes(client: Client, item: Billable, alternatives: Sequence[str], roles: dict[str, str],
+           counted_minutes: Decimal = ZERO) -> Stakes:
+    """The entry under its category and under each alternative.
+
+    `counted_minutes` is, for a retainer, the rounded minutes of every counted entry of the draft
+    (this one included when it is counted): what its included hours are measured against.
+    """
+    used = _outcome(client, item, item.category, roles, ZERO)
+    if _retainer(client):
+        others = counted_minutes - (ZERO if used.excluded else price(client, [item], roles)[0].minutes)
+        used = _outcome(client, item, item.category, roles, others)
+    else:
+        others = ZERO
+    return Stakes(used, tuple(_outcome(client, item, cat, roles, others) for cat in alternatives))
+
+
+def _outcome(client: Client, item: Billable, category: str, roles: dict[str, str], others: Decimal) -> Outcome:
+    """The entry billed as `category`; for a retainer, `others` are the other counted entries' minutes."""
+    kept, _ = apply_entry_rules(client, [Billable(item.entry, category)])
+    if not kept:
+        return Outcome(category, True, ZERO, _overage(client, others) if _retainer(client) else ZERO)
+    priced = price(client, kept, roles)[0]
+    if _retainer(client):
+        return Outcome(category, False, priced.rate, _overage(client, others + priced.minutes))
+    return Outcome(category, False, priced.rate, to_cents(priced.minutes * priced.rate / SIXTY))
+
+
+def _retainer(client: Client) -> bool:
+    return client.billing.model == "retainer" and client.billing.retainer is not None
+
+
+def _overage(client: Client, minutes: Decimal) -> Decimal:
+    """What the retainer's "Additional hours" line comes to with these counted minutes."""
+    terms = client.billing.retainer
+    if terms is None:
+        return ZERO
+    return to_cents(max(ZERO, minutes / SIXTY - terms.included_hours) * terms.overage_rate)
