@@ -119,6 +119,11 @@ def _selects(selector: EntrySelector, item: Billable) -> bool:
     )
 
 
+def is_excluded(client: Client, item: Billable) -> bool:
+    """Whether one of the client's `exclude` rules takes this entry off the invoice."""
+    return any(isinstance(rule, ExcludeRule) and _selects(rule.exclude, item) for rule in client.rules)
+
+
 def apply_entry_rules(client: Client, items: Sequence[Billable]) -> tuple[list[Billable], list[Exclusion]]:
     """Run `exclude` and `rollup` rules in file order; the first matching rollup wins."""
     kept = list(items)

@@ -414,6 +414,8 @@ class EntryLabel(BaseModel):
     invoice_number: str | None = None
     anomaly: str | None = None
     row: int = 0
+    source: Literal["", "reviewer", "approved"] = ""
+    """"" for entry_labels.csv; learned in the store: "reviewer" (a person set it), "approved" (invoiced)."""
 
 
 class Payment(BaseModel):

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import NamedTuple
 
-from tools.billing import Billable, apply_entry_rules, price
+from tools.billing import Billable, billed_minutes, is_excluded, rate_for
 from tools.domain import Client
 from tools.money import ZERO, format_money, to_cents
 
@@ -61,33 +61,18 @@ def stakes(client: Client, item: Billable, alternatives: Sequence[str], roles: d
     `counted_minutes` is, for a retainer, the rounded minutes of every counted entry of the draft
     (this one included when it is counted): what its included hours are measured against.
     """
-    used = _outcome(client, item, item.category, roles, ZERO)
-    if _retainer(client):
-        others = counted_minutes - (ZERO if used.excluded else price(client, [item], roles)[0].minutes)
-        used = _outcome(client, item, item.category, roles, others)
-    else:
-        others = ZERO
-    return Stakes(used, tuple(_outcome(client, item, cat, roles, others) for cat in alternatives))
+    minutes = billed_minutes(item.entry.hours, client.rounding.increment_minutes, client.rounding.mode)
+    retainer = client.billing.retainer if client.billing.model == "retainer" else None
+    used_excluded = is_excluded(client, item)
+    others = counted_minutes - (ZERO if used_excluded else minutes)
 
+    def outcome(category: str) -> Outcome:
+        excluded = is_excluded(client, Billable(item.entry, category))
+        rate = rate_for(client, item.entry.person, roles.get(item.entry.person), category)
+        if retainer is not None:  # what matters is the "Additional hours" line
+            counted = others + (ZERO if excluded else minutes)
+            amount = to_cents(max(ZERO, counted / SIXTY - retainer.included_hours) * retainer.overage_rate)
+            return Outcome(category, excluded, retainer.overage_rate, amount)
+        return Outcome(category, excluded, rate, ZERO if excluded else to_cents(minutes * rate / SIXTY))
 
-def _outcome(client: Client, item: Billable, category: str, roles: dict[str, str], others: Decimal) -> Outcome:
-    """The entry billed as `category`; for a retainer, `others` are the other counted entries' minutes."""
-    kept, _ = apply_entry_rules(client, [Billable(item.entry, category)])
-    if not kept:
-        return Outcome(category, True, ZERO, _overage(client, others) if _retainer(client) else ZERO)
-    priced = price(client, kept, roles)[0]
-    if _retainer(client):
-        return Outcome(category, False, priced.rate, _overage(client, others + priced.minutes))
-    return Outcome(category, False, priced.rate, to_cents(priced.minutes * priced.rate / SIXTY))
-
-
-def _retainer(client: Client) -> bool:
-    return client.billing.model == "retainer" and client.billing.retainer is not None
-
-
-def _overage(client: Client, minutes: Decimal) -> Decimal:
-    """What the retainer's "Additional hours" line comes to with these counted minutes."""
-    terms = client.billing.retainer
-    if terms is None:
-        return ZERO
-    return to_cents(max(ZERO, minutes / SIXTY - terms.included_hours) * terms.overage_rate)
+    return Stakes(outcome(item.category), tuple(outcome(category) for category in alternatives))

@@ -184,7 +184,8 @@ def test_a_reviewer_label_overrides_the_file_label_and_keeps_its_history() -> No
 
     merged = with_learned_labels(workspace, [_label("e1", "client_meeting", "reviewer")])
 
-    assert merged.labels == [file_label.model_copy(update={"category": "client_meeting"}), workspace.labels[1]]
+    assert merged.labels == [file_label.model_copy(update={"category": "client_meeting", "source": "reviewer"}),
+                             workspace.labels[1]]
     assert workspace.labels[0].category == "design"  # the loaded workspace is not changed
 
 
@@ -195,8 +196,9 @@ def test_an_approved_label_never_overrides_the_file_but_adds_what_it_lacks() -> 
                                              _label("e9", "qa", "approved", "INV-2026-0030"),
                                              _label("e8", "content", "reviewer")])
 
-    assert [(lb.entry_id, lb.category, lb.billed, lb.invoice_number) for lb in merged.labels] == [
-        ("e1", "design", False, None), ("e9", "qa", True, "INV-2026-0030"), ("e8", "content", False, None)]
+    assert [(lb.entry_id, lb.category, lb.billed, lb.invoice_number, lb.source) for lb in merged.labels] == [
+        ("e1", "design", False, None, ""), ("e9", "qa", True, "INV-2026-0030", "approved"),
+        ("e8", "content", False, None, "reviewer")]
 
 
 def test_nothing_learned_leaves_the_workspace_as_it_is() -> None:

@@ -130,6 +130,15 @@ def test_group_by_detailed_gives_a_line_per_entry_with_date_person_and_notes() -
                                                   "2026-03-03 Bob Roe: build feature b"]
 
 
+def test_detailed_lines_keep_their_entry_category_so_activity_codes_reach_them() -> None:
+    c = client(group_by="detailed", rules=[{"code": {"category": "design", "code": "A103"}}])
+    d = draft([c], [entry("a", "1", notes=""), entry("b", "1", date=date(2026, 3, 3))], {"a": "design"})
+    assert [(ln.description, ln.category, ln.code) for ln in d.lines] == [
+        ("2026-03-02 Bob Roe: (no description)", "design", "A103"),
+        ("2026-03-03 Bob Roe: build feature b", "development", None)]
+    assert d.contract_json()["categories"] == {"a": "design", "b": "development"}
+
+
 # --- rules ----------------------------------------------------------------------------------------
 
 

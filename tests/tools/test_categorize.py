@@ -154,6 +154,16 @@ def test_history_beats_the_catalogue_when_they_disagree() -> None:
     assert categorize(firm(history), "retro").category == "discovery"
 
 
+def test_a_label_a_reviewer_set_outweighs_two_history_rows() -> None:
+    history = [past("r1", "retro", "discovery"), past("r2", "retro", "discovery")]
+    ws = firm(history)
+    assert categorize(ws, "retro").category == "discovery"
+    ws.entries.append(TimeEntry.model_validate(entry("rv", notes="retro", date=FEBRUARY, task="Project work")))
+    ws.labels.append(EntryLabel(entry_id="rv", category="internal_meeting", source="reviewer"))
+    ws.labels.append(EntryLabel(entry_id="r4", category="internal_meeting", source="reviewer"))  # no such entry
+    assert categorize(ws, "retro").category == "internal_meeting"
+
+
 def test_labels_of_entries_dated_on_or_after_before_are_never_used() -> None:
     history = [past("r1", "retro", "discovery", on=date(2026, 3, 2)),
                past("r2", "retro", "discovery", on=date(2026, 3, 3)),

@@ -108,7 +108,7 @@ class Categorizer:
             row = _row(entry, tasks, roles)
             rows.append(row)
             labels.append(k)
-            weights.append(REVIEWER_WEIGHT if getattr(label, "source", "") == "reviewer" else 1.0)
+            weights.append(REVIEWER_WEIGHT if label.source == "reviewer" else 1.0)
             history.append((row, k))
         model = cached_fit(categories, rows, labels, weights)
         return cls(model, workspace, history, len(history))
@@ -215,6 +215,8 @@ def _doubt(signals: np.ndarray) -> str:
         said.append("a person with no history")
     if signals[5]:
         said.append("no notes to read")
+    if signals[7] >= 0.5:
+        said.append("past notes that mean much the same were another category")
     if not said:
         said.append("close call between categories" if signals[1] > 0.6 else "low confidence")
     return ", ".join(said)

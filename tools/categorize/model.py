@@ -48,8 +48,9 @@ class Doubt:
 # agency and a law firm, `evals/workspaces/drift_*`), a third of whose notes use phrasings their history
 # never does. Fitted on one firm it carries to the other (see `evals.drift`); it is the floor under
 # every firm's own doubt, which is learned from its history's held-out phrasings and never lowers it.
-DRIFT_DOUBT = Doubt(-5.12, (2.49, 3.17, 0.58, 0.53, 0.17, -0.12, 1.1))
-SIGNALS = 7
+DRIFT_DOUBT = Doubt(-5.97, (2.44, 3.02, 0.21, 0.5, -0.02, -0.07, 0.69, 1.91))
+SIGNALS = 8
+_NEIGHBOURS = 5
 NEWCOMER = 4  # the signal held-out history cannot teach (every held-out row's author has history)
 
 
@@ -66,6 +67,8 @@ class Model:
         self.intercept = intercept
         self.task_votes = task_votes
         self.people = people
+        self.meanings = np.zeros((0, 0), dtype=np.float32)  # distinct history notes by meaning ...
+        self.meaning_labels = np.zeros((0, 0), dtype=np.float32)  # ... and their categories (one-hot)
         self.learned: Doubt | None = None  # the firm's own, from held-out phrasings of its history
 
     def probabilities(self, rows: Sequence[Row]) -> np.ndarray:
@@ -86,9 +89,23 @@ class Model:
         p = DRIFT_DOUBT.p_wrong(signals)
         return p if self.learned is None else np.maximum(p, self.learned.p_wrong(signals))
 
+    def _meaning_disagrees(self, notes: list[str], best: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """Per row, the share of its nearest past notes by meaning (word vectors) that are not of the
+        chosen category: the words may be new, but what they mean can still point elsewhere."""
+        if not len(self.meanings):
+            return np.zeros(len(at))
+        similarity = self.features.meanings([Row(n) for n in notes]) @ self.meanings.T
+        k = min(_NEIGHBOURS, similarity.shape[1])
+        nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        weights = np.clip(np.take_along_axis(similarity, nearest, axis=1), 0.0, None)
+        votes = np.einsum("nk,nkc->nc", weights, self.meaning_labels[nearest])
+        votes /= np.where(votes.sum(axis=1, keepdims=True) > 0, votes.sum(axis=1, keepdims=True), 1.0)
+        return np.asarray(1.0 - votes[at, best])
+
     def signals(self, rows: Sequence[Row], probabilities: np.ndarray) -> np.ndarray:
         """Per row: 1 - p(best), 1 - margin to the runner-up, share of new words, task column disagrees,
-        person without history, notes empty, unlike any training row (1 - closest cosine)."""
+        person without history, notes empty, unlike any training row (1 - closest cosine), nearest past
+        notes by meaning of another category."""
         ordered = np.sort(probabilities, axis=1)
         best = probabilities.argmax(axis=1)
         out = np.zeros((len(rows), SIGNALS))
@@ -104,6 +121,7 @@ class Model:
             out[:, 4] = [bool(row.person) and row.person not in self.people for row in rows]
         out[:, 5] = ~said
         out[:, 6] = self.features.unlike(rows) * said  # an empty note is its own signal
+        out[:, 7] = self._meaning_disagrees(notes, best, at) * said
         return out
 
 
@@ -129,7 +147,10 @@ def _fit_once(categories: Sequence[str], rows: Sequence[Row], labels: Sequence[i
     if len(classes) > 1:
         classifier = LogisticRegression(C=C, max_iter=MAX_ITER, tol=TOL)
         classifier.fit(features.matrix(rows), np.asarray(labels), sample_weight=np.asarray(weights))
-        coef, intercept = classifier.coef_.T.astype(np.float32), classifier.intercept_
+        coef, intercept = classifier.coef_, classifier.intercept_
+        if len(classes) == 2:  # a binary fit scores only the second class: its softmax pair is (0, score)
+            coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
+        coef = coef.T.astype(np.float32)
     by_task: dict[str, Counter[int]] = defaultdict(Counter)
     for row, label in zip(rows, labels, strict=True):
         if row.person and row.task.strip():  # history rows only: the catalogue has no task column
@@ -140,7 +161,15 @@ def _fit_once(categories: Sequence[str], rows: Sequence[Row], labels: Sequence[i
         if total >= _TASK_MIN and n / total >= _TASK_PURITY:
             votes[task] = label
     people = frozenset(row.person for row in rows if row.person)
-    return Model(categories, features, classes, coef, intercept, votes, people)
+    model = Model(categories, features, classes, coef, intercept, votes, people)
+    said: dict[str, int] = {}
+    for row, label in zip(rows, labels, strict=True):
+        if row.person and clean_for_meaning(row.notes).strip():
+            said.setdefault(row.notes, label)
+    if said:
+        model.meanings = features.meanings([Row(n) for n in said]).astype(np.float32)
+        model.meaning_labels = np.eye(len(categories), dtype=np.float32)[list(said.values())]
+    return model
 
 
 def _phrasing(row: Row) -> str:

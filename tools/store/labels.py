@@ -89,7 +89,7 @@ class LearnedLabel(BaseModel):
     def entry_label(self) -> EntryLabel:
         """The label as a row of entry_labels.csv would give it."""
         return EntryLabel(entry_id=self.entry_id, category=self.category, billed=self.billed,
-                          invoice_number=self.invoice_number)
+                          invoice_number=self.invoice_number, source=self.source)
 
 
 def approved_categories(draft: Draft) -> dict[str, tuple[str, bool]]:
@@ -121,7 +121,7 @@ def with_learned_labels(workspace: Workspace, learned: Iterable[LearnedLabel]) -
             labels.append(item.entry_label())
             changed = True
         elif item.source == "reviewer" and labels[i].category != item.category:
-            labels[i] = labels[i].model_copy(update={"category": item.category})
+            labels[i] = labels[i].model_copy(update={"category": item.category, "source": "reviewer"})
             changed = True
     return workspace.model_copy(update={"labels": labels}) if changed else workspace
 
