@@ -286,10 +286,10 @@ def categorize_entries(deps: InvoiceRunDeps, args: Scope) -> CategoriesOut:
     """
     _check_scope(deps, args)
     draft = deps.draft or deps.make_draft()
+    doubtful = {a.entry_id for a in draft.anomalies if a.kind == "uncertain_category"}
     views = [
         CategoryView(entry_id=d.entry_id, category=d.category, confidence=round(d.confidence or 0.0, 3),
-                     uncertain=d.entry_id in {a.entry_id for a in draft.anomalies if a.kind == "uncertain_category"},
-                     reason=d.category_reason)
+                     uncertain=d.entry_id in doubtful, reason=d.category_reason)
         for d in draft.entries
         if d.category is not None
     ]

@@ -49,8 +49,7 @@ class WordVectors:
         self._matrix = matrix
         self._rank = {word: i for i, word in enumerate(words)}
         # p(w) normalised over the whole 400k vocabulary, as the corpus frequencies would be.
-        total = sum(1.0 / (r + _RANK_OFFSET) for r in range(matrix.shape[0]))
-        self._norm = total
+        self._norm = float((1.0 / np.arange(_RANK_OFFSET, matrix.shape[0] + _RANK_OFFSET)).sum())
 
     def __contains__(self, word: str) -> bool:
         return word in self._rank

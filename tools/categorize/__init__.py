@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from tools.categorize.cache import cached_fit
-from tools.categorize.features import Row
+from tools.categorize.features import Row, distinct
 from tools.categorize.model import Model
 from tools.categorize.text import mentioned_task_ids
 from tools.domain import Categorization, Task, TimeEntry, Workspace
@@ -142,25 +142,27 @@ class Categorizer:
         return {e.id: self._cache[keys[e.id]] for e in entries}
 
     def _decide_all(self, keys: list[_Key], entries: Sequence[TimeEntry]) -> None:
-        rows = [_row(e, self._tasks, self._roles) for e in entries]
+        # Entries of different project codes or tasks may read the same: each distinct row is decided once.
+        rows, at = distinct([_row(e, self._tasks, self._roles) for e in entries])
         p = self.model.probabilities(rows)
         signals = self.model.signals(rows, p)
         p_wrong = self.model.p_wrong(signals)
-        neighbours = self._neighbours(rows, p.argmax(axis=1))
-        for i, key in enumerate(keys):
-            order = np.argsort(-p[i], kind="stable")
-            best = int(order[0])
-            alternatives = tuple((self.categories[int(j)], round(float(p[i, j]), 4)) for j in order[1:_ALTERNATIVES + 1]
-                                 if p[i, j] >= _ALTERNATIVE_MIN)
-            wrong = float(p_wrong[i])
-            self._cache[key] = Decision(
+        order = np.argsort(-p, axis=1, kind="stable")[:, : _ALTERNATIVES + 1]
+        neighbours = self._neighbours(rows, order[:, 0])
+        decisions = []
+        for i, row in enumerate(rows):
+            best, wrong = int(order[i, 0]), float(p_wrong[i])
+            decisions.append(Decision(
                 category=self.categories[best],
                 confidence=round(1.0 - wrong, 4),
-                reason=self._reason(rows[i], best, neighbours[i]),
+                reason=self._reason(row, best, neighbours[i]),
                 uncertain=wrong > UNCERTAIN_ABOVE,
-                alternatives=alternatives,
+                alternatives=tuple((self.categories[j], round(float(p[i, j]), 4)) for j in order[i, 1:]
+                                   if p[i, j] >= _ALTERNATIVE_MIN),
                 doubt=_doubt(signals[i]) if wrong > UNCERTAIN_ABOVE else "",
-            )
+            ))
+        for key, i in zip(keys, at, strict=True):
+            self._cache[key] = decisions[i]
 
     # ------------------------------------------------------------------------------------------------
     # Explaining
