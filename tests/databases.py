@@ -50,6 +50,24 @@ def fresh_schema(base: str, prefix: str = "test") -> Iterator[str]:
         admin.dispose()
 
 
+def fresh_database(prefix: str) -> Iterator[str]:
+    """A URL of a new PostgreSQL database (for a process of its own, which a schema option would not
+    reach), dropped afterwards; the test skips, saying why, when PostgreSQL cannot be reached."""
+    psycopg = pytest.importorskip("psycopg")
+    admin_url = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:  # the machine's PostgreSQL is expected; say why if it is not there
+        pytest.skip(f"PostgreSQL unreachable at {admin_url}: {exc}")
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 5})

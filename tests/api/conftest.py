@@ -3,9 +3,7 @@ database for tests parametrized with `backend`), an approver and a viewer token.
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +16,11 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.background import RunService
 from api.settings import Settings
+from tests.databases import fresh_database
 
 TINY = Path(__file__).parents[1] / "fixtures" / "tiny"
 AS_OF = "2026-04-01"
 PUBLIC_URL = "http://invoices.test"
-POSTGRES = os.environ.get("INVOICE_AGENT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @dataclass
@@ -68,22 +66,6 @@ class Api:
         return run_id
 
 
-def _postgres_database() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    admin_url = POSTGRES.replace("postgresql+psycopg://", "postgresql://")
-    try:
-        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL unreachable at {admin_url}: {exc}")
-    name = f"ia_api_{uuid.uuid4().hex[:8]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
 @pytest.fixture
 def backend(request: pytest.FixtureRequest) -> Iterator[str | None]:
     """The database URL: None for SQLite in the data folder (the default), or a new PostgreSQL database
@@ -91,7 +73,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str | None]:
     if getattr(request, "param", "sqlite") == "sqlite":
         yield None
     else:
-        yield from _postgres_database()
+        yield from fresh_database("ia_api")
 
 
 @pytest.fixture

@@ -13,34 +13,17 @@ import re
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.databases import fresh_database
 from tools.store import Store
 
 ROOT = Path(__file__).parents[2]
 TINY = ROOT / "tests" / "fixtures" / "tiny"
-PG = os.environ.get("INVOICE_AGENT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 HEADER = "entry_id,category,billed,invoice_number,anomaly"
-
-
-def _postgres_database() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    admin_url = PG.replace("postgresql+psycopg://", "postgresql://")
-    try:
-        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL unreachable at {admin_url}: {exc}")
-    name = f"ia_labels_{uuid.uuid4().hex[:8]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -54,7 +37,7 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, st
     if request.param == "sqlite":
         yield _env(tmp_path)
     else:
-        for url in _postgres_database():
+        for url in fresh_database("ia_labels"):
             yield _env(tmp_path) | {"INVOICE_AGENT_DATABASE_URL": url}
 
 

@@ -10,31 +10,15 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.databases import fresh_database
+
 ROOT = Path(__file__).parents[2]
 TINY = ROOT / "tests" / "fixtures" / "tiny"
-PG = os.environ.get("INVOICE_AGENT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def _postgres_database() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    admin_url = PG.replace("postgresql+psycopg://", "postgresql://")
-    try:
-        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:  # the machine's PostgreSQL is expected; say why if it is not there
-        pytest.skip(f"PostgreSQL unreachable at {admin_url}: {exc}")
-    name = f"ia_cli_{uuid.uuid4().hex[:8]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -45,7 +29,7 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, st
     if request.param == "sqlite":
         yield base
     else:
-        for url in _postgres_database():
+        for url in fresh_database("ia_cli"):
             yield base | {"INVOICE_AGENT_DATABASE_URL": url}
 
 
