@@ -259,9 +259,9 @@ def draft_invoice(
         decisions[x.entry_id] = _decision(by_id[x.entry_id], "excluded", chosen.get(x.entry_id))
     for item in priced:
         decisions[item.entry.id] = _decision(item.entry, "billed", chosen[item.entry.id], item)
+    # Every entry on a line or excluded by a client rule (a fixed fee bills no entry's time).
     ruled_out = {x.entry_id for x in by_rule}
-    used = {} if client.billing.model == "fixed" else {i.entry.id: i.category for i in kept}
-    used.update((i.entry.id, i.category) for i in items if i.entry.id in ruled_out)
+    used = {i.entry.id: i.category for i in items if client.billing.model != "fixed" or i.entry.id in ruled_out}
     issue = period.issue_date
     return Draft(
         client=client.id,
@@ -280,7 +280,7 @@ def draft_invoice(
         anomalies=anomalies,
         excluded=excluded,
         entries=[decisions[e.id] for e in entries],
-        categories={e.id: used[e.id] for e in entries if e.id in used},
+        categories=used,
     )
 
 
