@@ -19,15 +19,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import numpy as np
-
-from tools.categorize.cache import cached_fit
-from tools.categorize.features import Row, distinct
-from tools.categorize.model import Model
+from tools.categorize.cache import Fitted
+from tools.categorize.row import Row
 from tools.categorize.text import mentioned_task_ids
 from tools.domain import Categorization, Task, TimeEntry, Workspace
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from tools.categorize.model import Model
 
 __all__ = ["UNCERTAIN_ABOVE", "Categorization", "Categorizer", "Decision"]
 
@@ -58,19 +60,23 @@ class Categorizer:
     """Chooses one catalogue category per entry. Build it with `Categorizer.train(workspace, before=...)`.
 
     `categories` are the catalogue ids in catalogue order; `history_size` is how many labelled past
-    entries it learned from. Decisions are cached by (notes, task, task_ref, person, project_code).
+    entries it learned from. The model is loaded (or fitted) only when a row was never decided before.
     """
 
-    def __init__(self, model: Model, workspace: Workspace, history: list[tuple[Row, int]], history_size: int) -> None:
-        self.model = model
-        self.categories = model.categories
-        self.history_size = history_size
+    def __init__(self, fitted: Fitted, workspace: Workspace, history: list[tuple[Row, int]]) -> None:
+        self._fitted = fitted
+        self.categories = tuple(c.id for c in workspace.settings.categories)
+        self.history_size = len(history)
         self._tasks = {t.id.lower(): t for t in workspace.tasks}
         self._roles = {p.person: p.role for p in workspace.people}
         self._labels = {c.id: c.label for c in workspace.settings.categories}
         self._history = history
         self._meanings: np.ndarray | None = None
         self._cache: dict[_Key, Decision] = {}
+
+    @property
+    def model(self) -> Model:
+        return self._fitted.model
 
     # ------------------------------------------------------------------------------------------------
     # Training
@@ -110,8 +116,7 @@ class Categorizer:
             labels.append(k)
             weights.append(REVIEWER_WEIGHT if label.source == "reviewer" else 1.0)
             history.append((row, k))
-        model = cached_fit(categories, rows, labels, weights)
-        return cls(model, workspace, history, len(history))
+        return cls(Fitted(categories, rows, labels, weights), workspace, history)
 
     # ------------------------------------------------------------------------------------------------
     # Categorizing
@@ -130,23 +135,27 @@ class Categorizer:
         return self.decide_many([entry])[entry.id]
 
     def decide_many(self, entries: Iterable[TimeEntry]) -> dict[str, Decision]:
-        """Decide every entry, scoring each distinct (notes, task, task_ref, person, project) once."""
+        """Decide every entry: each distinct row once, and only rows this model never decided before."""
         entries = list(entries)
-        keys = {e.id: _key(e) for e in entries}
-        todo: dict[_Key, TimeEntry] = {}
-        for e in entries:
-            if keys[e.id] not in self._cache:
-                todo.setdefault(keys[e.id], e)
-        if todo:
-            self._decide_all(list(todo), list(todo.values()))
-        return {e.id: self._cache[keys[e.id]] for e in entries}
+        keys = [_key(e) for e in entries]
+        new = {key: e for key, e in zip(keys, entries, strict=True) if key not in self._cache}
+        if new:
+            rows = {key: _row(e, self._tasks, self._roles) for key, e in new.items()}
+            known = self._fitted.decisions()
+            todo = list(dict.fromkeys(row for row in rows.values() if row not in known))
+            if todo:
+                self._fitted.remember(dict(zip(todo, self._decide_rows(todo), strict=True)))
+            self._cache.update((key, known[row]) for key, row in rows.items())
+        cache = self._cache
+        return {e.id: cache[key] for e, key in zip(entries, keys, strict=True)}
 
-    def _decide_all(self, keys: list[_Key], entries: Sequence[TimeEntry]) -> None:
-        # Entries of different project codes or tasks may read the same: each distinct row is decided once.
-        rows, at = distinct([_row(e, self._tasks, self._roles) for e in entries])
-        p = self.model.probabilities(rows)
-        signals = self.model.signals(rows, p)
-        p_wrong = self.model.p_wrong(signals)
+    def _decide_rows(self, rows: list[Row]) -> list[Decision]:
+        import numpy as np
+
+        model = self.model
+        p = model.probabilities(rows)
+        signals = model.signals(rows, p)
+        p_wrong = model.p_wrong(signals)
         order = np.argsort(-p, axis=1, kind="stable")[:, : _ALTERNATIVES + 1]
         neighbours = self._neighbours(rows, order[:, 0])
         decisions = []
@@ -161,14 +170,15 @@ class Categorizer:
                                    if p[i, j] >= _ALTERNATIVE_MIN),
                 doubt=_doubt(signals[i]) if wrong > UNCERTAIN_ABOVE else "",
             ))
-        for key, i in zip(keys, at, strict=True):
-            self._cache[key] = decisions[i]
+        return decisions
 
     # ------------------------------------------------------------------------------------------------
     # Explaining
 
     def _neighbours(self, rows: Sequence[Row], best: np.ndarray) -> list[Row | None]:
         """For each row, the labelled past entry of its chosen category whose notes mean the most alike."""
+        import numpy as np
+
         if not self._history:
             return [None] * len(rows)
         if self._meanings is None:

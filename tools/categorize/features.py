@@ -24,13 +24,13 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 
-from tools.categorize.text import KnownWords, clean_for_meaning, plain_words, split, without_generic
+from tools.categorize.row import Row
+from tools.categorize.text import KnownWords, clean_for_meaning, plain_words, split
 from tools.wordvectors import DIMENSIONS, word_vectors
 
 __all__ = ["Features", "Row", "distinct"]
@@ -43,34 +43,6 @@ _CONTEXT_WEIGHT = 2.0
 _MEANING_WEIGHT = 1.0
 _WORD = re.compile(r"(?u)\b\w+\b")
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class Row:
-    """One entry as the categorizer reads it (a catalogue text is a row with only `notes`, or `task`)."""
-
-    notes: str
-    task: str = ""
-    title: str = ""
-    person: str = ""
-    role: str = ""
-
-    @property
-    def typed(self) -> str:
-        # Words that fit any work ("Project work", "Matter work") must not pull a coarse task column
-        # toward the category whose label happens to hold them ("Project management").
-        return f"{self.notes} || {without_generic(self.task)}".lower()
-
-    def context(self) -> list[str]:
-        tokens = ["#"]  # one shared token, so a block fitted on catalogue rows alone is never empty
-        if self.task.strip():
-            tokens.append("task=" + " ".join(self.task.lower().split()))
-        if self.role:
-            tokens.append("role=" + self.role.lower())
-        if self.person:
-            tokens.append("person=" + self.person.lower())
-        tokens += ["title:" + word for word in plain_words(self.title)]
-        return tokens
 
 
 def _char_ngrams(word: str) -> list[str]:
