@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import pickle
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -41,7 +42,12 @@ _lock = threading.Lock()  # the server drafts in threads: one writer of the shar
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("INVOICE_AGENT_CACHE_DIR") or Path.home() / ".cache" / "invoice-agent"
+    root = os.environ.get("INVOICE_AGENT_CACHE_DIR")
+    if not root:
+        try:
+            root = str(Path.home() / ".cache" / "invoice-agent")
+        except (KeyError, RuntimeError):  # no home (a bare container user): the machine's temp folder
+            root = str(Path(tempfile.gettempdir()) / "invoice-agent-cache")
     return Path(root) / "categorizer"
 
 
