@@ -26,6 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from evals.metrics import Counts
 from evals.replay import Drafter, engine_drafter, known_before
 from tools.domain import Workspace
 from tools.drafts import Draft, DraftContext, EntryDecision, draft_invoice
@@ -79,17 +80,6 @@ class _Tally:
                 "flag_precision": _share(self.flagged_wrong, self.flagged)}
 
 
-@dataclass
-class _Detection:
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-
-    def json(self) -> dict[str, Any]:
-        return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "precision": _share(self.tp, self.tp + self.fp),
-                "recall": _share(self.tp, self.tp + self.fn)}
-
-
 def _share(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 1.0
 
@@ -114,7 +104,7 @@ def drift_report(workspace: Workspace | str | Path, drafter: Drafter = engine_dr
     models = {c.id: c.billing.model for c in ws.clients}
 
     tallies = {group: _Tally() for group in ("all", *GROUPS)}
-    vague = {group: _Detection() for group in ("all", "history", "novel")}
+    vague = {group: Counts() for group in ("all", "history", "novel")}
     per_invoice: list[dict[str, Any]] = []
     misses: list[dict[str, Any]] = []
     for inv in invoices:
@@ -170,7 +160,7 @@ def _categorised(draft: Draft) -> list[EntryDecision]:
 
 
 def _score_vague(draft: Draft, labels: dict[str, Any], phrasing: dict[str, Phrasing],
-                 vague: dict[str, _Detection]) -> None:
+                 vague: dict[str, Counts]) -> None:
     """Vague notes among the draft's candidates: the labels' `vague_description` vs the draft's, by phrasing."""
     scope = {d.entry_id for d in draft.entries}
     truth = {i for i in scope if i in labels and labels[i].anomaly == "vague_description"}
