@@ -123,12 +123,13 @@ class Categorizer:
 
     def categorize(self, entry: TimeEntry) -> Categorization:
         """The most likely category for one entry, its calibrated confidence, and a reason."""
-        d = self.decide(entry)
-        return Categorization(category=d.category, confidence=d.confidence, reason=d.reason, uncertain=d.uncertain)
+        return self.categorize_many([entry])[entry.id]
 
     def categorize_many(self, entries: Iterable[TimeEntry]) -> dict[str, Categorization]:
         """Categorize every entry; the result maps entry id to its categorization."""
-        return {e.id: self.categorize(e) for e in entries}
+        return {entry_id: Categorization(category=d.category, confidence=d.confidence, reason=d.reason,
+                                         uncertain=d.uncertain)
+                for entry_id, d in self.decide_many(entries).items()}
 
     def decide(self, entry: TimeEntry) -> Decision:
         """`categorize`, as a plain named tuple with the alternatives and the doubt."""
