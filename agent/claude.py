@@ -16,6 +16,9 @@ On the wire:
   429, 408, 5xx (529 "overloaded" included) and connection errors are tried up to `max_attempts` times,
   waiting what `retry-after` says but never more than `max_wait_seconds`, or an exponential backoff with
   jitter when it says nothing. A 429 that means "spend limit reached" is not retried: waiting cannot help.
+- Stop reasons: `end_turn`, `tool_use` and `stop_sequence` give the turn; `pause_turn` is sent back to go on
+  (up to `_CONTINUATIONS` times); `refusal`, `max_tokens` and `model_context_window_exceeded` raise
+  `ModelStoppedError`: a cut or refused turn is never used as if it were an answer.
 - Thinking: current models (Sonnet 5.5) think by default, and a `thinking` block that came with a tool
   call must be sent back, unchanged, with that assistant turn. Such a turn carries its raw blocks in
   `AssistantTurn.provider_content`; the graph keeps them in the conversation (so in checkpoints too), and
@@ -56,6 +59,7 @@ from tools.errors import (
     ModelError,
     ModelRequestError,
     ModelSpendLimitError,
+    ModelStoppedError,
     ModelUnavailableError,
 )
 
@@ -68,6 +72,8 @@ DEFAULT_MODEL = "claude-sonnet-5-5"
 _OFFLINE = "run with the offline model (unset ANTHROPIC_API_KEY)"
 _EPHEMERAL: anthropic.types.CacheControlEphemeralParam = {"type": "ephemeral"}
 _SPEND_LIMIT_CODES = frozenset({"enforced_spend_limit_reached", "contract_spend_limit_reached"})
+_CONTINUATIONS = 3
+"""How many times a paused turn (`stop_reason` pause_turn) is sent back to go on before giving up."""
 """How many tool-calling turns keep their raw content for echoing: a run's whole tool loop, with room."""
 
 _Block: TypeAlias = ContentBlockParam | ContentBlock
@@ -146,7 +152,20 @@ class ClaudeModel:
                 messages=message_params,
             )
 
-        return self._read(self._with_retries(call))
+        response = self._with_retries(call)
+        content = list(response.content)
+        usage, cost = self._account(response)
+        for _ in range(_CONTINUATIONS):
+            if response.stop_reason != "pause_turn":
+                break
+            # A paused turn goes on when its content so far is sent back as the assistant's turn.
+            message_params = [*message_params, {"role": "assistant", "content": list(content)}]
+            response = self._with_retries(call)
+            content += response.content
+            more, more_cost = self._account(response)
+            usage, cost = usage + more, cost + more_cost
+        _check_stop(response.stop_reason, self.max_tokens, response._request_id)
+        return self._read(content, response.stop_reason or "end_turn", usage, cost)
 
     # --- request ---------------------------------------------------------------------------------------
 
@@ -190,7 +209,8 @@ class ClaudeModel:
 
     # --- response --------------------------------------------------------------------------------------
 
-    def _read(self, response: APIMessage) -> AssistantTurn:
+    def _account(self, response: APIMessage) -> tuple[Usage, Decimal]:
+        """One call's tokens and estimated cost, added to the instance's totals."""
         usage = Usage(
             input_tokens=response.usage.input_tokens,
             output_tokens=response.usage.output_tokens,
@@ -198,21 +218,22 @@ class ClaudeModel:
             cache_creation_input_tokens=response.usage.cache_creation_input_tokens or 0,
         )
         cost = cost_usd(response.model or self.model, usage)  # the model that answered is the one billed
+        self.total_usage += usage
+        self._total_cost += cost
+        return usage, cost
+
+    def _read(self, content: list[ContentBlock], stop_reason: str, usage: Usage, cost: Decimal) -> AssistantTurn:
         turn = AssistantTurn(
-            text="\n\n".join(b.text for b in response.content if isinstance(b, TextBlock)),
+            text="\n\n".join(b.text for b in content if isinstance(b, TextBlock)),
             tool_calls=[
-                ToolCall(id=b.id, name=b.name, arguments=b.input)
-                for b in response.content
-                if isinstance(b, ToolUseBlock)
+                ToolCall(id=b.id, name=b.name, arguments=b.input) for b in content if isinstance(b, ToolUseBlock)
             ],
-            stop_reason=response.stop_reason or "end_turn",
+            stop_reason=stop_reason,
             usage=usage,
             cost_usd=float(cost),
         )
-        self.total_usage += usage
-        self._total_cost += cost
-        if turn.tool_calls and any(isinstance(b, ThinkingBlock | RedactedThinkingBlock) for b in response.content):
-            turn.provider_content = [b.model_dump(mode="json", exclude_none=True) for b in response.content]
+        if turn.tool_calls and any(isinstance(b, ThinkingBlock | RedactedThinkingBlock) for b in content):
+            turn.provider_content = [b.model_dump(mode="json", exclude_none=True) for b in content]
         return turn
 
     # --- retries and errors ----------------------------------------------------------------------------
@@ -243,6 +264,20 @@ class ClaudeModel:
         if asked is not None:
             return min(asked, self.max_wait_seconds)
         return self._backoff(state)
+
+
+def _check_stop(stop_reason: str | None, max_tokens: int, request_id: str | None) -> None:
+    """A turn that did not finish is never used: a cut tool call could run with half its arguments, and a
+    refusal read as an answer would end the run as if nothing were wrong."""
+    why = {
+        "refusal": "Claude declined to go on with this run (stop_reason refusal)",
+        "max_tokens": f"Claude's answer was cut at max_tokens={max_tokens}: nothing of that turn was used",
+        "model_context_window_exceeded": "the conversation filled Claude's context window: the turn was cut",
+        "pause_turn": f"Claude paused its turn {_CONTINUATIONS + 1} times in a row",
+    }.get(stop_reason or "")
+    if why is not None:
+        raise ModelStoppedError(f"{why}; the run keeps its checkpoint: resume it later or {_OFFLINE}",
+                                request_id=request_id)
 
 
 def _is_tool_result(block: _Block) -> bool:

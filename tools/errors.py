@@ -14,6 +14,7 @@
         ├── ModelAuthError        the API key is missing, wrong or lacks permission (401/403)
         ├── ModelRequestError     the API rejected what we sent (400/404/413...): a bug or bad config
         ├── ModelSpendLimitError  the organization's spend limit is reached: retrying will not help
+        ├── ModelStoppedError     the model refused, or its turn was cut (max_tokens, context window)
         └── ModelUnavailableError overloaded (529), rate limited (429), 5xx or unreachable, after retries
 
 Problems found *in data* (anomalies, validation issues) are values, not exceptions: see
@@ -98,6 +99,10 @@ class ModelRequestError(ModelError):
 
 class ModelSpendLimitError(ModelError):
     """The organization's spend limit is reached (402, or 429 with a spend-limit code): no retry helps."""
+
+
+class ModelStoppedError(ModelError):
+    """The model answered but did not finish: a refusal, or a turn cut at max_tokens or the context window."""
 
 
 class ModelUnavailableError(ModelError):

@@ -21,6 +21,7 @@ from tools.errors import (
     ModelAuthError,
     ModelRequestError,
     ModelSpendLimitError,
+    ModelStoppedError,
     ModelUnavailableError,
 )
 
@@ -164,6 +165,53 @@ def test_a_tool_use_round_trip_caches_system_and_tools_and_sends_results_as_tool
     ]
     assert api.requests[1]["system"] == api.requests[0]["system"]
     assert (second.text, second.tool_calls, second.stop_reason) == ("Drafted: 12.5 hours.", [], "end_turn")
+
+
+# --- stop reasons ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("stop_reason", "said"), [
+    ("refusal", "declined to go on"),
+    ("max_tokens", "cut at max_tokens=8192"),
+    ("model_context_window_exceeded", "context window"),
+])
+def test_a_refused_or_cut_turn_is_an_error_and_none_of_its_tool_calls_comes_through(stop_reason: str,
+                                                                                     said: str) -> None:
+    # A cut turn may end in a tool call with half its arguments: it must never reach a tool.
+    api = FakeClaude(message(text("Drafting"), tool_use("toolu_09", "draft_invoice", client="acme"),
+                             stop_reason=stop_reason))
+
+    with pytest.raises(ModelStoppedError) as caught:
+        claude(api).respond(SYSTEM, [ASK], [FETCH, DRAFT])
+
+    assert said in str(caught.value) and "offline model" in str(caught.value)
+
+
+def test_a_paused_turn_is_sent_back_as_is_and_its_parts_come_through_as_one_turn() -> None:
+    api = FakeClaude(
+        message(text("Looking at March."), stop_reason="pause_turn", input_tokens=100, output_tokens=10),
+        message(tool_use("toolu_02", "fetch_entries", client="acme", period="2026-03"), stop_reason="tool_use",
+                input_tokens=120, output_tokens=20),
+    )
+    model = claude(api)
+
+    turn = model.respond(SYSTEM, [ASK], [FETCH])
+
+    assert api.requests[1]["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "Invoice Acme for March 2026."}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "Looking at March."}]},
+    ]
+    assert (turn.text, [c.id for c in turn.tool_calls], turn.stop_reason) == (
+        "Looking at March.", ["toolu_02"], "tool_use")
+    assert turn.usage == Usage(input_tokens=220, output_tokens=30) == model.total_usage
+
+
+def test_a_turn_that_keeps_pausing_is_given_up_after_three_continuations() -> None:
+    api = FakeClaude(*[message(text("..."), stop_reason="pause_turn") for _ in range(4)])
+
+    with pytest.raises(ModelStoppedError, match="paused its turn 4 times"):
+        claude(api).respond(SYSTEM, [ASK], [FETCH])
+    assert len(api.requests) == 4
 
 
 class DraftArgs(BaseModel):

@@ -299,6 +299,22 @@ def test_claude_overloaded_on_every_attempt_fails_the_run_with_advice_drafts_not
         assert len(api.requests) == 7  # the failed turn only, asked again; the tools before it are not re-run
 
 
+def test_a_refusal_fails_the_run_with_advice_instead_of_ending_it_as_answered(runs_on: OpenRuns) -> None:
+    api = FakeClaude(
+        message(tool_use("toolu_01", "fetch_entries", **ACME)),
+        message(text("I can't help with that."), stop_reason="refusal"),
+    )
+
+    with runs_on(model=claude(api)) as runs:
+        [outcome] = runs.request(REQUEST)
+        assert outcome.run_id
+        store = runs.rt.store
+
+        assert outcome.status == "failed" and "declined to go on" in outcome.message
+        assert "offline model" in outcome.message
+        assert store.latest_draft(outcome.run_id) is None and store.list_pending() == []
+
+
 # --- 5. prompt injection in an entry's notes ------------------------------------------------------------
 
 
