@@ -13,13 +13,11 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import NamedTuple
 
-from tools.billing import Billable, billed_minutes, is_excluded, rate_for
+from tools.billing import SIXTY, Billable, billed_minutes, is_excluded, rate_for
 from tools.domain import Client
 from tools.money import ZERO, format_money, to_cents
 
 __all__ = ["Outcome", "Stakes", "stakes"]
-
-SIXTY = Decimal(60)
 
 
 class Outcome(NamedTuple):

@@ -22,7 +22,7 @@ from datetime import date
 from typing import TYPE_CHECKING, NamedTuple
 
 from tools.categorize.cache import Fitted
-from tools.categorize.row import Row
+from tools.categorize.row import Row, task_key
 from tools.categorize.text import mentioned_task_ids
 from tools.domain import Categorization, Task, TimeEntry, Workspace
 
@@ -208,7 +208,7 @@ class Categorizer:
                          f'notes "{_quote(row.notes)}" resemble "{_quote(neighbour.notes)}" ({category} before)')
         else:
             parts.append(f'notes "{_quote(row.notes)}" read as {self._labels.get(category, category)}')
-        vote = self.model.task_votes.get(" ".join(row.task.lower().split()))
+        vote = self.model.task_votes.get(task_key(row.task))
         if vote == best:
             parts.append(f'task column "{row.task}" is usually {category}')
         if row.title:

@@ -114,6 +114,7 @@ class Features:
         self.known = known
         self._grams: dict[str, list[str]] = {}
         self._plains: dict[str, list[str]] = {}
+        self._meanings: dict[str, np.ndarray] = {}
         typed = [row.typed for row in rows]
         self.chars = _Block([self._char_tokens(t) for t in typed], idf=True)
         self.words = _Block([_with_bigrams(_WORD.findall(t)) for t in typed], idf=True)
@@ -122,7 +123,7 @@ class Features:
         self._seen = self.plain.rows(self.plain.known(self._plain(row)) for row in rows).T.tocsr()
 
     def __getstate__(self) -> dict[str, object]:
-        return {**self.__dict__, "_grams": {}, "_plains": {}}  # caches are rebuilt, not stored
+        return {**self.__dict__, "_grams": {}, "_plains": {}, "_meanings": {}}  # caches are rebuilt, not stored
 
     @property
     def width(self) -> int:
@@ -161,16 +162,21 @@ class Features:
         return sp.hstack(parts, format="csr", dtype=np.float32)
 
     def meanings(self, rows: Sequence[Row]) -> np.ndarray:
-        """Each row's notes as one unit-length word-vector mean (zeros when no word is known)."""
+        """Each row's notes as one unit-length word-vector mean (zeros when no word is known); each notes
+        text is embedded once (scoring, doubt and reasons all ask for the same notes)."""
         vectors = word_vectors()
+        new = [notes for notes in dict.fromkeys(row.notes for row in rows) if notes not in self._meanings]
         words: list[list[str]] = []
-        for row in rows:
+        for notes in new:
             said: list[str] = []
-            for token in split(clean_for_meaning(row.notes))[0]:
+            for token in split(clean_for_meaning(notes))[0]:
                 # A word English knows as typed; else the plain words the firm's reading makes of it.
                 said += [token] if token in vectors else [w for w in self.known.read(token) if w in vectors]
             words.append(said)
-        return vectors.embed_many(words)
+        self._meanings.update(zip(new, vectors.embed_many(words), strict=True))
+        if not rows:
+            return np.zeros((0, DIMENSIONS))
+        return np.vstack([self._meanings[row.notes] for row in rows])
 
     def unlike(self, rows: Sequence[Row]) -> np.ndarray:
         """Per row, 1 - the cosine similarity of its notes' plain words to the closest training row's."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tools.categorize.features import Features, Row, distinct
+from tools.categorize.row import task_key
 from tools.categorize.text import KnownWords, clean_for_meaning, plain_words
 
 __all__ = ["Doubt", "Model", "fit"]
@@ -55,7 +56,7 @@ NEWCOMER = 4  # the signal held-out history cannot teach (every held-out row's a
 
 
 class Model:
-    """Blocks + classifier + doubt, and what the history says about task columns and people."""
+    """Features + classifier + doubt, and what the history says about task columns and people."""
 
     def __init__(self, categories: Sequence[str], features: Features, classes: list[int], coef: np.ndarray,
                  intercept: np.ndarray, task_votes: dict[str, int], people: frozenset[str]) -> None:
@@ -114,7 +115,7 @@ class Model:
         notes, at = distinct([row.notes for row in rows])
         said = np.array([bool(clean_for_meaning(n).strip()) for n in notes], dtype=bool)[at]
         out[:, 2] = np.array([self.features.novelty(n) for n in notes])[at] * said
-        votes = [self.task_votes.get(_task_key(row.task)) for row in rows]
+        votes = [self.task_votes.get(task_key(row.task)) for row in rows]
         out[:, 3] = [vote is not None and vote != b for vote, b in zip(votes, best, strict=True)]
         # With no history at all everyone is new: that says nothing about this entry.
         if self.people:
@@ -123,10 +124,6 @@ class Model:
         out[:, 6] = self.features.unlike(rows) * said  # an empty note is its own signal
         out[:, 7] = self._meaning_disagrees(notes, best, at) * said
         return out
-
-
-def _task_key(task: str) -> str:
-    return " ".join(task.lower().split())
 
 
 def _fit_once(categories: Sequence[str], rows: Sequence[Row], labels: Sequence[int],
@@ -154,7 +151,7 @@ def _fit_once(categories: Sequence[str], rows: Sequence[Row], labels: Sequence[i
     by_task: dict[str, Counter[int]] = defaultdict(Counter)
     for row, label in zip(rows, labels, strict=True):
         if row.person and row.task.strip():  # history rows only: the catalogue has no task column
-            by_task[_task_key(row.task)][label] += 1
+            by_task[task_key(row.task)][label] += 1
     votes = {}
     for task, counts in by_task.items():
         (label, n), total = counts.most_common(1)[0], sum(counts.values())

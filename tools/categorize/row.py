@@ -10,7 +10,12 @@ from typing import NamedTuple
 
 from tools.categorize.text import plain_words, without_generic
 
-__all__ = ["Row"]
+__all__ = ["Row", "task_key"]
+
+
+def task_key(task: str) -> str:
+    """A task column as history counts it: lower case, spaces folded."""
+    return " ".join(task.lower().split())
 
 
 class Row(NamedTuple):
@@ -31,7 +36,7 @@ class Row(NamedTuple):
     def context(self) -> list[str]:
         tokens = ["#"]  # one shared token, so a block fitted on catalogue rows alone is never empty
         if self.task.strip():
-            tokens.append("task=" + " ".join(self.task.lower().split()))
+            tokens.append("task=" + task_key(self.task))
         if self.role:
             tokens.append("role=" + self.role.lower())
         if self.person:
