@@ -11,7 +11,12 @@ On the wire:
   merged, since the API wants roles to alternate; in a merged user message the tool results come first,
   since the API wants them before any text. Tool output travels only inside `tool_result` blocks, as data.
 - Prompt caching: the system prompt is one text block and the last tool spec carries
-  `cache_control: {"type": "ephemeral"}`, so tools + system are read from the cache on later calls.
+  `cache_control: {"type": "ephemeral"}`, so tools + system are read from the cache on later calls (of
+  this run and of the next client's); once the conversation goes past its first message, its newest block
+  carries a second, rolling breakpoint, so a retry or a continuation reads the whole prefix from the cache.
+- Structured answers: `force` sets `tool_choice` to that one tool (agent/structured.py validates what comes
+  back). Thinking is off on every call (`thinking: {"type": "disabled"}`): these are short judgments
+  that do not need it, a forced tool choice does not allow it, and it would be paid as output tokens.
 - Retries are ours, not the SDK's (`max_retries=0`: the SDK honours any `retry-after` without a bound):
   429, 408, 5xx (529 "overloaded" included) and connection errors are tried up to `max_attempts` times,
   waiting what `retry-after` says but never more than `max_wait_seconds`, or an exponential backoff with
@@ -19,8 +24,8 @@ On the wire:
 - Stop reasons: `end_turn`, `tool_use` and `stop_sequence` give the turn; `pause_turn` is sent back to go on
   (up to `_CONTINUATIONS` times); `refusal`, `max_tokens` and `model_context_window_exceeded` raise
   `ModelStoppedError`: a cut or refused turn is never used as if it were an answer.
-- Thinking: current models (Sonnet 5.5) think by default, and a `thinking` block that came with a tool
-  call must be sent back, unchanged, with that assistant turn. Such a turn carries its raw blocks in
+- Thinking blocks: should a server send them anyway, a `thinking` block that came with a tool call must be
+  sent back, unchanged, with that assistant turn. Such a turn carries its raw blocks in
   `AssistantTurn.provider_content`; the graph keeps them in the conversation (so in checkpoints too), and
   they are sent back verbatim, even by another process resuming the run.
 
@@ -74,7 +79,6 @@ _EPHEMERAL: anthropic.types.CacheControlEphemeralParam = {"type": "ephemeral"}
 _SPEND_LIMIT_CODES = frozenset({"enforced_spend_limit_reached", "contract_spend_limit_reached"})
 _CONTINUATIONS = 3
 """How many times a paused turn (`stop_reason` pause_turn) is sent back to go on before giving up."""
-"""How many tool-calling turns keep their raw content for echoing: a run's whole tool loop, with room."""
 
 _Block: TypeAlias = ContentBlockParam | ContentBlock
 _Role: TypeAlias = Literal["user", "assistant"]
@@ -103,10 +107,10 @@ class ClaudeModel:
         api_key: str | None = None,
         client: anthropic.Anthropic | None = None,
         http_client: httpx2.Client | None = None,
-        max_tokens: int = 8192,
+        max_tokens: int = 1024,
         max_attempts: int = 4,
         max_wait_seconds: float = 30.0,
-        timeout_seconds: float = 300.0,
+        timeout_seconds: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if max_attempts < 1:
@@ -132,7 +136,8 @@ class ClaudeModel:
         """Estimated USD cost of every call so far (0 for calls to a model `agent.pricing` has no price for)."""
         return float(self._total_cost)
 
-    def respond(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> AssistantTurn:
+    def respond(self, system: str, messages: list[Message], tools: list[ToolSpec], *,
+                force: str | None = None) -> AssistantTurn:
         system_blocks: list[TextBlockParam] = (
             [{"type": "text", "text": system, "cache_control": _EPHEMERAL}] if system else []
         )
@@ -142,6 +147,7 @@ class ClaudeModel:
         if tool_params:
             tool_params[-1]["cache_control"] = _EPHEMERAL
         message_params = self._message_params(messages)
+        _mark_last_block(message_params)
 
         def call() -> APIMessage:
             return self._client.messages.create(
@@ -149,6 +155,8 @@ class ClaudeModel:
                 max_tokens=self.max_tokens,
                 system=system_blocks or anthropic.omit,
                 tools=tool_params or anthropic.omit,
+                tool_choice={"type": "tool", "name": force} if force else anthropic.omit,
+                thinking={"type": "disabled"},
                 messages=message_params,
             )
 
@@ -278,6 +286,23 @@ def _check_stop(stop_reason: str | None, max_tokens: int, request_id: str | None
     if why is not None:
         raise ModelStoppedError(f"{why}; the run keeps its checkpoint: resume it later or {_OFFLINE}",
                                 request_id=request_id)
+
+
+def _mark_last_block(params: list[MessageParam]) -> None:
+    """The rolling cache breakpoint: once a conversation has more than its first message (a retry, a
+    continuation), its newest block is written to the cache, so the next call reads the whole prefix. A
+    first message is not marked: most structured calls are answered at once, and a cache write costs
+    1.25 x the input it stores."""
+    if len(params) < 2:
+        return
+    content = params[-1]["content"]
+    blocks: list[_Block] = (
+        [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+    )
+    last = blocks[-1]
+    if isinstance(last, dict) and last.get("type") in ("text", "tool_result", "tool_use"):
+        blocks[-1] = cast(_Block, {**last, "cache_control": _EPHEMERAL})
+        cast(dict[str, object], params[-1])["content"] = blocks
 
 
 def _is_tool_result(block: _Block) -> bool:

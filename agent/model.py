@@ -1,10 +1,11 @@
-"""The one seam between invoice-agent and whatever decides: a model that reads messages and picks tools.
+"""The one seam between invoice-agent and whatever decides: a model that reads messages and calls tools.
 
 A `Model` takes the system prompt, the conversation so far and the tool specs, and returns one
-`AssistantTurn`: some text and zero or more `ToolCall`s. `ClaudeModel` (agent/claude.py) and
-`OfflineModel` (agent/offline.py) implement it; `ScriptedModel` and `FunctionModel` (agent/testing.py)
-are the doubles that tests and evals use. Messages are JSON-plain pydantic models so they can live in
-graph state and checkpoints.
+`AssistantTurn`: some text and zero or more `ToolCall`s; with `force`, it must call that tool (how
+agent/structured.py asks for a structured answer). `ClaudeModel` (agent/claude.py) and `OfflineModel`
+(agent/offline.py, which answers through each judgment's offline path) implement it; `ScriptedModel`
+and `FunctionModel` (agent/testing.py) are the doubles that tests and evals use. Messages are JSON-plain
+pydantic models so they can live in graph state and checkpoints.
 """
 
 from __future__ import annotations
@@ -73,8 +74,11 @@ class AssistantTurn(BaseModel):
 
 @runtime_checkable
 class Model(Protocol):
-    """Messages and tool specs in; one assistant turn (text and tool calls) out."""
+    """Messages and tool specs in; one assistant turn (text and tool calls) out.
+
+    With `force`, the turn must call that tool (a structured answer: see agent/structured.py)."""
 
     name: str
 
-    def respond(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> AssistantTurn: ...
+    def respond(self, system: str, messages: list[Message], tools: list[ToolSpec], *,
+                force: str | None = None) -> AssistantTurn: ...

@@ -40,7 +40,8 @@ class ScriptedModel:
     name: str = "scripted"
     calls: list[Recorded] = field(default_factory=list)
 
-    def respond(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> AssistantTurn:
+    def respond(self, system: str, messages: list[Message], tools: list[ToolSpec], *,
+                force: str | None = None) -> AssistantTurn:
         self.calls.append(Recorded(system, list(messages), [t.name for t in tools]))
         if len(self.calls) > len(self.turns):
             raise AssertionError(f"ScriptedModel ran out of turns after {len(self.turns)}")
@@ -55,6 +56,7 @@ class FunctionModel:
     name: str = "function"
     calls: list[Recorded] = field(default_factory=list)
 
-    def respond(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> AssistantTurn:
+    def respond(self, system: str, messages: list[Message], tools: list[ToolSpec], *,
+                force: str | None = None) -> AssistantTurn:
         self.calls.append(Recorded(system, list(messages), [t.name for t in tools]))
         return self.fn(system, messages, tools)

@@ -36,7 +36,19 @@ from agent.model import Model
 from api.background import RunService
 from api.errors import install_error_handlers
 from api.notify import Notifier
-from api.routers import approvals, collections, drafts, invoices, meta, metrics, review, runs, stripe_webhook, webhooks
+from api.routers import (
+    approvals,
+    ask,
+    collections,
+    drafts,
+    invoices,
+    meta,
+    metrics,
+    review,
+    runs,
+    stripe_webhook,
+    webhooks,
+)
 from api.scheduler import Ticker
 from api.settings import Settings, get_settings
 from graph.collections import run_tick
@@ -44,8 +56,8 @@ from tools.connectors.ledger import Ledger
 
 __all__ = ["ROUTERS", "create_app"]
 
-ROUTERS = (runs.router, approvals.router, drafts.router, invoices.router, collections.router, metrics.router,
-           meta.router)
+ROUTERS = (runs.router, ask.router, approvals.router, drafts.router, invoices.router, collections.router,
+           metrics.router, meta.router)
 """Every router of the API, in the order of the document (tests fuzz each route of each)."""
 
 SIGNED_ROUTERS = (webhooks.router, stripe_webhook.router)

@@ -25,12 +25,14 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from agent.model import Model
-from agent.requests import Resolution, Target, resolve_request
+from agent.requests import Resolution, Target, understand
+from agent.review import Review
+from agent.select import choose_model
 from api.notify import Delivery, Notifier, WaitingDraft
 from api.settings import Settings
 from api.wiring import open_runs
 from graph.nodes import Decision
-from graph.runs import InvoiceRuns, RunNotWaitingError, RunOutcome
+from graph.runs import InvoiceRuns, RunNotWaitingError, RunOutcome, with_work
 from tools.clients import find_client
 from tools.connectors.ledger import Ledger
 from tools.domain import Workspace
@@ -146,6 +148,7 @@ class RunService:
                  notifier: Notifier | None = None) -> None:
         self.settings = settings
         self._model = model
+        self._chosen: Model | None = None
         self._ledger = ledger
         self.notifier = notifier if notifier is not None else Notifier.from_settings(settings)
         self.workspace_root = load_workspace(settings.workspace).root  # a malformed workspace stops the start
@@ -159,6 +162,15 @@ class RunService:
         self._lock = threading.Lock()
         self._starting: dict[tuple[str, str], _Ticket] = {}
         self._messages: dict[str, str] = {}
+
+    @property
+    def model(self) -> Model:
+        """The model runs and questions use: the one the service was made with, else the configured one."""
+        if self._model is not None:
+            return self._model
+        if self._chosen is None:
+            self._chosen = choose_model(self.settings.anthropic_api_key, self.settings.claude_model)
+        return self._chosen
 
     def close(self) -> None:
         """Let running runs and notices finish, then close the store."""
@@ -191,15 +203,25 @@ class RunService:
 
     @contextmanager
     def open_runs(self, as_of: date | None = None) -> Iterator[InvoiceRuns]:
-        with open_runs(self.settings, workspace=self.workspace(), as_of=as_of, model=self._model,
+        with open_runs(self.settings, workspace=self.workspace(), as_of=as_of, model=self.model,
                        ledger=self._ledger, store=self.store) as runs:
             yield runs
 
     # --- starting runs ------------------------------------------------------------------------------
 
     def resolve(self, text: str, as_of: date) -> Resolution:
-        """Which clients and period a request means, or the question to ask back (nothing is started)."""
-        return resolve_request(text, self.workspace(), as_of)
+        """Which clients and period a request means, or the question to ask back (nothing is started).
+
+        "Everyone" keeps only the clients with something to bill in the period."""
+        workspace = self.workspace()
+        resolution = understand(text, workspace, as_of, self.model, self.settings.meter())
+        targets = with_work(workspace, resolution.targets, as_of)
+        if resolution.targets and not targets:
+            periods = ", ".join(sorted({str(t.period) for t in resolution.targets}))
+            return resolution.model_copy(update={"targets": [], "question": (
+                f"Nothing to bill in {periods} for any of the {len(resolution.targets)} clients asked for; "
+                "which period do you mean?")})
+        return resolution.model_copy(update={"targets": targets})
 
     def target(self, client: str, period: Period) -> Target:
         return Target(client=find_client(self.workspace(), client).id, period=period)
@@ -248,7 +270,8 @@ class RunService:
     def _run(self, ticket: _Ticket, request: str, as_of: date) -> None:
         try:
             with self.store.reporting_runs_to(ticket.recorded), self.open_runs(as_of) as runs:
-                outcome = runs.start(ticket.target.client, ticket.target.period, request)
+                outcome = runs.start(ticket.target.client, ticket.target.period, request,
+                                     leave_out=ticket.target.leave_out)
             ticket.ended(outcome)
             self._after(outcome)
         except Exception as exc:
@@ -339,7 +362,8 @@ class RunService:
             record = self.store.latest_draft(run_id)
             if record is None:
                 raise RecordNotFoundError("draft", run_id)
-            notice = WaitingDraft.of(run_id, record.draft, self.settings.review_url(run_id))
+            notice = WaitingDraft.of(run_id, record.draft, self.settings.review_url(run_id),
+                                     Review.model_validate(record.review) if record.review else None)
             deliveries = self.notifier.draft_waiting(notice)
             for delivery in deliveries:
                 self.store.record_decision(

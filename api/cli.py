@@ -10,15 +10,22 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+from agent.change_words import read_changes
+from agent.review import Review
+from api.cli_args import iso_date, settings_of
+from api.cli_ask import COMMANDS as ASK_COMMANDS
+from api.cli_ask import add_parsers as add_ask_parsers
 from api.cli_collections import COMMANDS as COLLECTIONS_COMMANDS
 from api.cli_collections import add_parsers as add_collections_parsers
 from api.cli_labels import COMMANDS as LABELS_COMMANDS
 from api.cli_labels import add_parsers as add_labels_parsers
 from api.cli_labels import with_stored_labels
-from api.settings import DEMO_WORKSPACE, Settings
+from api.cli_rules import COMMANDS as RULES_COMMANDS
+from api.cli_rules import add_parsers as add_rules_parsers
+from api.settings import DEMO_WORKSPACE
 from api.wiring import open_runs
 from graph.nodes import Decision
-from graph.runs import InvoiceRuns, RunOutcome
+from graph.runs import InvoiceRuns, RunNotWaitingError, RunOutcome
 from tools.clients import find_client
 from tools.drafts import draft_invoice
 from tools.errors import InvoiceAgentError
@@ -29,13 +36,6 @@ from tools.store import Store
 from tools.store.tokens import ROLES, ApiTokens
 from tools.toolbox import Revisions
 from tools.workspace import load_workspace
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     draft = command("draft", "draft one client's invoice for a period (reads only)", state=False)
     draft.add_argument("--client", required=True, help="client id, name or alias")
     draft.add_argument("--period", required=True, help="YYYY-MM, or YYYY-MM-DD..YYYY-MM-DD")
-    draft.add_argument("--as-of", type=_date, default=None, help="the run's date (default: today)")
+    draft.add_argument("--as-of", type=iso_date, default=None, help="the run's date (default: today)")
     draft.add_argument("--json", action="store_true", help="print the draft as the contract's JSON")
     draft.add_argument("--data", type=Path, default=None,
                        help="also learn categories from the labels people confirmed in this data folder's store "
@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = command("run", 'understand a request ("invoice Acme for March") and draft it for approval')
     run.add_argument("text")
-    run.add_argument("--as-of", type=_date, default=None, help="the run's date (default: today)")
+    run.add_argument("--as-of", type=iso_date, default=None, help="the run's date (default: today)")
 
     command("approvals", "list the drafts waiting for approval, oldest first")
 
@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     revise.add_argument("--describe", action="append", default=[], type=_pair, metavar="OLD=NEW",
                         help="rename a line")
     revise.add_argument("--reason", default="")
+    revise.add_argument("--say", default=None, metavar="WORDS",
+                        help='changes in words ("drop the offsite, make e-0012 design"): shown, applied with --yes')
+    revise.add_argument("--yes", action="store_true", help="with --say: apply the changes read without asking")
     resume = command("resume", "continue a run that stopped half-way (the model was unavailable, or a push or "
                                "send failed after approval); finished steps are not repeated")
     resume.add_argument("run")
@@ -113,6 +116,8 @@ def _parser() -> argparse.ArgumentParser:
 
     add_collections_parsers(commands, command)  # tick, payments, ar
     add_labels_parsers(commands, command)  # labels export
+    add_rules_parsers(commands, command)  # rules suggest
+    add_ask_parsers(commands, command)  # ask RUN "question"
     source_commands.register(commands, command)  # sync, import, sources
 
     _ledger_parser(commands)
@@ -123,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = command("demo", "walk the whole story on the demo workspace, offline")
     demo.add_argument("--request", default="invoice Northwind for October")
-    demo.add_argument("--as-of", type=_date, default=date(2026, 11, 1))
+    demo.add_argument("--as-of", type=iso_date, default=date(2026, 11, 1))
     for sub in (approve, reject, revise):
         sub.add_argument("--as", dest="actor", default=None, help="who decides (default: $USER)")
     return parser
@@ -138,22 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings()
-    overrides: dict[str, object] = {}
-    if getattr(args, "workspace", None) is not None:
-        overrides["workspace"] = args.workspace
-    if getattr(args, "data", None) is not None:
-        overrides["data_dir"] = args.data
-    if getattr(args, "actor", None):
-        overrides["actor"] = args.actor
-    return settings.model_copy(update=overrides)
-
 
 def _draft(args: argparse.Namespace) -> int:
     workspace = load_workspace(args.workspace or DEMO_WORKSPACE)
     if args.data is not None:
-        workspace = with_stored_labels(workspace, _settings(args))
+        workspace = with_stored_labels(workspace, settings_of(args))
     client = find_client(workspace, args.client)
     draft = draft_invoice(workspace, client.id, Period.parse(args.period), as_of=args.as_of)
     if args.json:
@@ -176,6 +170,8 @@ def _report(runs: InvoiceRuns, outcome: RunOutcome) -> int:
         if record is not None:
             print()
             print(render_draft(record.draft))
+            if record.review is not None:
+                print("\n" + Review.model_validate(record.review).render().replace("RUN", outcome.run_id))
         print(f"\nsummary: {outcome.message}")
         print(f"waiting for approval: {outcome.run_id}")
         return 0
@@ -184,14 +180,14 @@ def _report(runs: InvoiceRuns, outcome: RunOutcome) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_of(args)
     with open_runs(settings, as_of=args.as_of) as runs:
         outcomes = runs.request(args.text, progress=_say)
         return max(_report(runs, o) for o in outcomes)
 
 
 def _approvals(args: argparse.Namespace) -> int:
-    with open_runs(_settings(args)) as runs:
+    with open_runs(settings_of(args)) as runs:
         pending = list(runs.waiting())
         if not pending:
             print("no drafts are waiting for approval")
@@ -204,33 +200,63 @@ def _approvals(args: argparse.Namespace) -> int:
 
 
 def _decide(args: argparse.Namespace, decision: Decision) -> int:
-    with open_runs(_settings(args)) as runs:
+    with open_runs(settings_of(args)) as runs:
         return _report(runs, runs.decide(args.run, decision, progress=_say))
 
 
 def _approve(args: argparse.Namespace) -> int:
-    return _decide(args, Decision(action="approve", actor=_settings(args).actor))
+    return _decide(args, Decision(action="approve", actor=settings_of(args).actor))
 
 
 def _reject(args: argparse.Namespace) -> int:
-    return _decide(args, Decision(action="reject", actor=_settings(args).actor, reason=args.reason))
+    return _decide(args, Decision(action="reject", actor=settings_of(args).actor, reason=args.reason))
 
 
 def _revise(args: argparse.Namespace) -> int:
     reason = args.reason or "dropped by the reviewer"
     changes = Revisions(drop={entry: reason for entry in args.drop}, categories=dict(args.category),
                         descriptions=dict(args.describe))
-    return _decide(args, Decision(action="request_changes", actor=_settings(args).actor, reason=args.reason,
+    if args.say is not None:
+        return _revise_in_words(args, changes)
+    return _decide(args, Decision(action="request_changes", actor=settings_of(args).actor, reason=args.reason,
                                   changes=changes))
 
 
+def _revise_in_words(args: argparse.Namespace, explicit: Revisions) -> int:
+    """`revise RUN --say WORDS`: read the words, show the changes, apply them only when a person confirms."""
+    with open_runs(settings_of(args)) as runs:
+        approval = runs.rt.store.get_approval(args.run)
+        if approval.status != "pending":
+            raise RunNotWaitingError(f"run {args.run} is not waiting for approval (status {approval.status})")
+        draft = runs.rt.store.get_draft(args.run, approval.draft_version).draft
+        proposal = read_changes(args.say, draft, runs.rt.workspace, model=runs.rt.model)
+        print(proposal.describe())
+        changes = proposal.revisions.merged(explicit)
+        if changes == Revisions():
+            print("nothing was changed")
+            return 1
+        if not (args.yes or _confirmed("apply these changes? [y/N] ")):
+            print("\nnothing was changed yet: to apply these changes, run the same command again with --yes")
+            return 0
+        decision = Decision(action="request_changes", actor=settings_of(args).actor, reason=args.reason or args.say,
+                            changes=changes)
+        return _report(runs, runs.decide(args.run, decision, progress=_say))
+
+
+def _confirmed(question: str) -> bool:
+    """A person's "y" at a terminal; never yes when nobody is there to answer."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return False
+    return input(question).strip().lower() in ("y", "yes")
+
+
 def _resume(args: argparse.Namespace) -> int:
-    with open_runs(_settings(args)) as runs:
+    with open_runs(settings_of(args)) as runs:
         return _report(runs, runs.resume(args.run, progress=_say))
 
 
 def _void(args: argparse.Namespace) -> int:
-    with open_runs(_settings(args)) as runs:
+    with open_runs(settings_of(args)) as runs:
         store, workspace = runs.rt.store, runs.rt.workspace.root
         invoice = store.find_invoice(workspace, args.number)
         if invoice is None:
@@ -244,7 +270,7 @@ def _void(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     """The whole story, offline: a request, a draft with its anomalies, a change, approval, the sent email."""
-    settings = _settings(args)
+    settings = settings_of(args)
     if args.data is None:  # a fresh folder each time, so the story starts from nothing
         settings = settings.model_copy(update={"data_dir": Path(tempfile.mkdtemp(prefix="invoice-agent-demo-"))})
     print(f"(state of this demo: {settings.data_dir})\n")
@@ -286,7 +312,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from api.app import create_app
 
-    settings = _settings(args)
+    settings = settings_of(args)
     if "public_url" not in settings.model_fields_set:  # links in notifications point at this server
         host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
         settings = settings.model_copy(update={"public_url": f"http://{host}:{args.port}"})
@@ -300,7 +326,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_of(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with Store(settings.store_url()) as store:
         store.migrate()
@@ -322,7 +348,7 @@ def _token(args: argparse.Namespace) -> int:
 
 def _sources(args: argparse.Namespace) -> int:
     """`sync`, `import` and `sources` (tools/sources/commands.py); never into the bundled demo."""
-    settings = _settings(args)
+    settings = settings_of(args)
     return source_commands.run(args, settings.workspace, settings.data_dir,
                                lambda as_of: open_runs(settings, as_of=as_of), demo=DEMO_WORKSPACE)
 
@@ -372,7 +398,7 @@ def _ledger(args: argparse.Namespace) -> int:
     if args.ledger_command == "key":
         print(generate_key())
         return 0
-    settings, config = _settings(args), select.LedgerConfig()
+    settings, config = settings_of(args), select.LedgerConfig()
 
     def secret(value: str) -> str:
         return sys.stdin.readline().strip() if value == "-" else value
@@ -406,6 +432,8 @@ _COMMANDS = {
     "ledger": _ledger,
     **COLLECTIONS_COMMANDS,
     **LABELS_COMMANDS,
+    **RULES_COMMANDS,
+    **ASK_COMMANDS,
     "sync": _sources, "import": _sources, "sources": _sources,
 }
 

@@ -5,6 +5,7 @@
     invoice-agent payments import FILE --mapping SPEC     record a bank export (CSV with a mapping, or OFX)
     invoice-agent payments queue [--json]                 payments waiting for a person, with candidates
     invoice-agent payments resolve PAYMENT --invoice N    say which invoice(s) it pays (or --ignore)
+    invoice-agent payments propose [PAYMENT...] [--json]  Claude's proposals for queued payments (checked)
     invoice-agent ar [--as-of D] [--png FILE] [--json]    receivables: DSO, on-time shares, aging
 
 `api.cli` adds these to its parser with `add_parsers` and dispatches to `COMMANDS`.
@@ -22,6 +23,9 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from agent.payment_proposals import open_invoices, propose
+from agent.select import choose_model
+from api.cli_args import Command, iso_date, settings_of
 from api.settings import Settings
 from graph.collections import run_tick
 from tools.errors import DomainError
@@ -42,14 +46,7 @@ from tools.workspace import load_workspace
 
 __all__ = ["COMMANDS", "add_parsers"]
 
-Command = Callable[..., argparse.ArgumentParser]
 
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _state_options(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -62,7 +59,7 @@ def _state_options(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def add_parsers(commands: Any, command: Command) -> None:
     """Add tick, payments and ar to the `invoice-agent` subcommands (`command` is api.cli's helper)."""
     tick = command("tick", "run one collections tick: import payments, send the reminders due, escalate")
-    tick.add_argument("--date", type=_date, default=None, help="the tick's day (default: today)")
+    tick.add_argument("--date", type=iso_date, default=None, help="the tick's day (default: today)")
     tick.add_argument("--json", action="store_true", help="print the tick's report as JSON")
 
     payments = commands.add_parser("payments", help="payments: match, import, the queue, resolve",
@@ -88,22 +85,17 @@ def add_parsers(commands: Any, command: Command) -> None:
     resolve.add_argument("--ignore", action="store_true", help="it settles no invoice (say why with --reason)")
     resolve.add_argument("--reason", default="")
     resolve.add_argument("--as", dest="actor", default=None, help="who decides (default: $USER)")
+    propose = _state_options(actions.add_parser(
+        "propose", help="Claude proposes which open invoices queued payments pay, from their reference and "
+                        "payer (checked by code; confirm with `payments resolve`); offline: none"))
+    propose.add_argument("payment", nargs="*", help="only these queued payments (default: the whole queue)")
+    propose.add_argument("--json", action="store_true")
 
     ar = command("ar", "receivables: DSO, invoices sent and paid on time, aging per client, usual days to pay")
-    ar.add_argument("--as-of", type=_date, default=None, help="measure on this day (default: today)")
+    ar.add_argument("--as-of", type=iso_date, default=None, help="measure on this day (default: today)")
     ar.add_argument("--png", type=Path, default=None, help="also draw the aging as a PNG chart here")
     ar.add_argument("--json", action="store_true")
 
-
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, object] = {}
-    if getattr(args, "workspace", None) is not None:
-        overrides["workspace"] = args.workspace
-    if getattr(args, "data", None) is not None:
-        overrides["data_dir"] = args.data
-    if getattr(args, "actor", None):
-        overrides["actor"] = args.actor
-    return Settings().model_copy(update=overrides)
 
 
 def _open_store(settings: Settings) -> Store:
@@ -114,7 +106,7 @@ def _open_store(settings: Settings) -> Store:
 
 
 def _tick(args: argparse.Namespace) -> int:
-    report = run_tick(_settings(args), args.date)
+    report = run_tick(settings_of(args), args.date)
     if args.json:
         print(report.model_dump_json(indent=2))
         return 1 if report.failed else 0
@@ -127,13 +119,14 @@ def _tick(args: argparse.Namespace) -> int:
 
 
 def _payments(args: argparse.Namespace) -> int:
-    handler = {"match": _match, "import": _import, "queue": _queue, "resolve": _resolve}[args.payments_command]
+    handler = {"match": _match, "import": _import, "queue": _queue, "resolve": _resolve,
+               "propose": _propose}[args.payments_command]
     return handler(args)
 
 
 def _match(args: argparse.Namespace) -> int:
     """Pure matching of payments.csv: the workspace's history, plus the store's invoices when a store exists."""
-    settings = _settings(args)
+    settings = settings_of(args)
     workspace = load_workspace(settings.workspace)
     receivables = from_history(workspace)
     if settings.database_url or Path(settings.store_url().removeprefix("sqlite:///")).exists():
@@ -161,7 +154,7 @@ def _match(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_of(args)
     workspace = load_workspace(settings.workspace)
     payments: list[IncomingPayment]
     if args.file.suffix.lower() in (".ofx", ".qfx"):
@@ -200,7 +193,7 @@ def _print_payment(p: PaymentRecord, *, candidates: bool = False) -> None:
 
 
 def _queue(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_of(args)
     workspace = load_workspace(settings.workspace)
     with _open_store(settings) as store:
         queued = Collections(store).queue(workspace.root)
@@ -215,7 +208,7 @@ def _queue(args: argparse.Namespace) -> int:
 
 
 def _resolve(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_of(args)
     workspace = load_workspace(settings.workspace)
     if args.ignore == bool(args.invoice):
         print("invoice-agent: give --invoice NUMBER (one or more), or --ignore with a --reason", file=sys.stderr)
@@ -232,8 +225,40 @@ def _resolve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _propose(args: argparse.Namespace) -> int:
+    """Proposals for queued payments: shown only; `payments resolve` confirms one."""
+    settings = settings_of(args)
+    workspace = load_workspace(settings.workspace)
+    with _open_store(settings) as store:
+        collections = Collections(store)
+        queued = collections.queue(workspace.root)
+        invoices = open_invoices(collections.book(workspace), workspace.clients)
+    unknown = sorted(set(args.payment) - {p.payment_id for p in queued})
+    if unknown:
+        print(f"invoice-agent: not waiting in the queue: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    model, meter = choose_model(settings.anthropic_api_key, settings.claude_model), settings.meter()
+    reports = [(p, propose(p, invoices, model=model, meter=meter)) for p in queued
+               if not args.payment or p.payment_id in args.payment]
+    if args.json:
+        print(json.dumps([r.model_dump(mode="json") for _, r in reports], indent=2))
+        return 0
+    if not reports:
+        print("no payments are waiting for a person")
+    for p, report in reports:
+        _print_payment(p, candidates=True)
+        for proposal in report.proposals:
+            print(f"{'':24}proposed by {proposal.source}: {proposal.describe()}")
+            print(f"{'':26}confirm: invoice-agent payments resolve {' '.join(proposal.confirm_args)}")
+        for refused in report.refused:
+            print(f"{'':24}refused from {report.source}: {refused}")
+        for note in report.notes:
+            print(f"{'':24}note: {note}")
+    return 0
+
+
 def _ar(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_of(args)
     workspace = load_workspace(settings.workspace)
     with _open_store(settings) as store:
         book = Collections(store).book(workspace)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from api.cli_args import Command, settings_of
 from api.settings import Settings
 from tools.domain import Workspace
 from tools.store import Store, with_learned_labels
@@ -25,7 +26,6 @@ from tools.workspace import load_workspace
 
 __all__ = ["COMMANDS", "add_parsers", "with_stored_labels"]
 
-Command = Callable[..., argparse.ArgumentParser]
 
 
 def add_parsers(commands: Any, command: Command) -> None:
@@ -51,17 +51,9 @@ def with_stored_labels(workspace: Workspace, settings: Settings) -> Workspace:
         return with_learned_labels(workspace, store.learned_labels(workspace.root))
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, object] = {}
-    if args.workspace is not None:
-        overrides["workspace"] = args.workspace
-    if args.data is not None:
-        overrides["data_dir"] = args.data
-    return Settings().model_copy(update=overrides)
-
 
 def _labels(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_of(args)
     root = load_workspace(settings.workspace).root  # the workspace's key in the store
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with Store(settings.store_url()) as store:

@@ -23,6 +23,7 @@ import httpx
 from pydantic import BaseModel
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
+from agent.review import Review
 from api.settings import Settings
 from tools.drafts import Draft
 from tools.money import format_money
@@ -44,12 +45,15 @@ class WaitingDraft(BaseModel):
     anomalies: int
     held: int
     review_url: str
+    review: str = ""
+    """The draft's review in a few words: whose it is, its suggestions, what changed (see `Review.gist`)."""
 
     @classmethod
-    def of(cls, run_id: str, draft: Draft, review_url: str) -> WaitingDraft:
+    def of(cls, run_id: str, draft: Draft, review_url: str, review: Review | None = None) -> WaitingDraft:
         return cls(run_id=run_id, client_name=draft.client_name, period_start=draft.period_start,
                    period_end=draft.period_end, currency=draft.currency, total=draft.total,
-                   anomalies=len(draft.anomalies), held=len(draft.held), review_url=review_url)
+                   anomalies=len(draft.anomalies), held=len(draft.held), review_url=review_url,
+                   review=review.gist() if review is not None else "")
 
     @property
     def period(self) -> str:
@@ -115,7 +119,9 @@ class SlackWebhook:
         payload: dict[str, object] = {
             "text": f"Draft waiting for approval: {notice.summary()} <{notice.review_url}|Review it>",
             "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": (
-                f"*Draft waiting for approval*\n{notice.summary()}\n<{notice.review_url}|Review and decide>")}}],
+                f"*Draft waiting for approval*\n{notice.summary()}\n"
+                + (f"{notice.review}\n" if notice.review else "")
+                + f"<{notice.review_url}|Review and decide>")}}],
         }
         retrying = Retrying(stop=stop_after_attempt(self.attempts), wait=self._wait,
                             retry=retry_if_exception_type(_TryAgain), reraise=True)
@@ -177,6 +183,8 @@ class SmtpEmail:
         email["Subject"] = f"Draft waiting for approval: {notice.summary()}"
         email.set_content(
             f"A draft invoice is waiting for your decision.\n\n  {notice.summary()}\n\n"
+            + (f"Review: {notice.review}\n\n" if notice.review else "")
+            +
             f"Review it, then approve, ask for changes or reject:\n  {notice.review_url}\n\n"
             f"Run {notice.run_id}\n"
         )

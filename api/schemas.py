@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
 
+from agent.review import Review
 from tools.drafts import Draft, EntryDecision
 from tools.store import ApprovalRecord, DecisionRecord, DraftRecord, InvoiceRecord, RunRecord
 from tools.store.tokens import ApiTokenRecord
@@ -232,6 +233,10 @@ class DraftPublic(BaseModel):
     summary: str = Field(description="one line: client, period, total, anomalies")
     approval: ApprovalStatePublic | None = Field(description="the decision on the run's current draft")
     review_url: str
+    review: Review | None = Field(default=None, description=(
+        "the draft's one review: category suggestions, advice on each kind of anomaly, what changed since the "
+        "last invoices, a cover email; `source` says whose (a model's suggestions change nothing until a person "
+        "accepts them)"))
 
     @classmethod
     def of(cls, record: DraftRecord, *, approval: ApprovalRecord | None, summary: str, review_url: str) -> DraftPublic:
@@ -254,6 +259,7 @@ class DraftPublic(BaseModel):
             summary=summary,
             approval=ApprovalStatePublic.model_validate(approval) if approval else None,
             review_url=review_url,
+            review=Review.model_validate(record.review) if record.review else None,
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +11,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 import tools
+from agent.structured import Meter
 
 DEMO_WORKSPACE = Path(tools.__file__).parent / "demo" / "parallax"
 
@@ -25,6 +27,14 @@ class Settings(BaseSettings):
     For PostgreSQL: postgresql+psycopg://user@host:5432/db"""
     anthropic_api_key: str | None = Field(default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY"))
     claude_model: str | None = None
+    run_budget_usd: Decimal = Field(default=Decimal("0.02"), ge=0)
+    """What one invoice run's model calls may cost (USD, estimated from token counts); past it, the offline
+    review stands in, with a note."""
+    run_budget_tokens: int = Field(default=20_000, ge=0)
+
+    def meter(self) -> Meter:
+        """A fresh budget for one run's (or one command's) model calls."""
+        return Meter(self.run_budget_usd, self.run_budget_tokens)
     actor: str = Field(default="cli", validation_alias=AliasChoices("INVOICE_AGENT_ACTOR", "USER"))
 
     # --- the HTTP API (`invoice-agent serve`) ---------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agent.review import Review
 from api.background import RunService
 from api.notify import WaitingDraft
 from api.schemas import ApprovalPublic, DraftPublic, RunPublic
@@ -27,7 +28,8 @@ def run_view(service: RunService, run_id: str) -> RunPublic:
 
 
 def notice_of(service: RunService, record: DraftRecord) -> WaitingDraft:
-    return WaitingDraft.of(record.run_id, record.draft, service.settings.review_url(record.run_id))
+    return WaitingDraft.of(record.run_id, record.draft, service.settings.review_url(record.run_id),
+                           Review.model_validate(record.review) if record.review else None)
 
 
 def draft_view(service: RunService, run_id: str, version: int | None = None) -> DraftPublic:

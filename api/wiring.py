@@ -53,6 +53,8 @@ def open_runs(
                 store=store,
                 ledger=ledger or open_ledger(None, settings.data_dir),
                 review_url=settings.review_url,
+                budget_usd=settings.run_budget_usd,
+                budget_tokens=settings.run_budget_tokens,
             )
             yield InvoiceRuns(runtime, build_invoice_graph(runtime, checkpointer), as_of=as_of)
     finally:

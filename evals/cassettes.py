@@ -1,9 +1,10 @@
 """Recorded model responses ("cassettes"), so the Claude path is evaluated offline and reproducibly.
 
-`CassetteModel` wraps a `Model`. Each request is keyed by a SHA-256 of (system, messages, tool specs) as
-canonical JSON. Replaying, a recorded request gets its recorded `AssistantTurn`; an unrecorded one is an
-error (or, with a live model to record from, is asked for real and written down). `cassette_model` records
-when ANTHROPIC_API_KEY is set and only replays otherwise.
+`CassetteModel` wraps a `Model`. Each request is keyed by a SHA-256 of (model id, system, messages, tool
+specs, forced tool) as canonical JSON: a recording made with one model never answers for another.
+Replaying, a recorded request gets its recorded `AssistantTurn`; an unrecorded one is an error (or, with
+a live model to record from, is asked for real and written down). `cassette_model` records when
+ANTHROPIC_API_KEY is set and only replays otherwise.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ class MissingRecording(LookupError):
     """A request with no recorded response, and no live model to record one from."""
 
 
-def request_key(system: str, messages: list[Message], tools: list[ToolSpec]) -> str:
-    """A stable key of one request: the same prompt, conversation and tools give the same key."""
+def request_key(model: str, system: str, messages: list[Message], tools: list[ToolSpec],
+                force: str | None = None) -> str:
+    """A stable key of one request: the same model, prompt, conversation and tools give the same key."""
     payload: dict[str, Any] = {
+        "model": model,
+        "force": force,
         "system": system,
         "messages": [m.model_dump(mode="json", exclude={"provider_content"}) for m in messages],
         "tools": [t.model_dump(mode="json") for t in tools],
@@ -45,15 +49,16 @@ class CassetteModel:
         self.hits = 0
         self.recorded = 0
 
-    def respond(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> AssistantTurn:
-        key = request_key(system, messages, tools)
+    def respond(self, system: str, messages: list[Message], tools: list[ToolSpec], *,
+                force: str | None = None) -> AssistantTurn:
+        key = request_key(self.name, system, messages, tools, force)
         if key in self.turns:
             self.hits += 1
             return AssistantTurn.model_validate(self.turns[key])
         if self.live is None:
             raise MissingRecording(f"no recorded response for request {key[:12]} in {self.path}; "
                                    "set ANTHROPIC_API_KEY to record it")
-        turn = self.live.respond(system, messages, tools)
+        turn = self.live.respond(system, messages, tools, force=force)
         self.turns[key] = turn.model_dump(mode="json")
         self.recorded += 1
         self.save()
@@ -66,10 +71,9 @@ class CassetteModel:
 
 def cassette_model(path: str | Path, *, api_key: str | None = None, claude_model: str | None = None) -> CassetteModel:
     """Claude through a cassette: recording for real when a key is present, else replaying only."""
-    key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
-    live: Model | None = None
-    if key:
-        from agent.claude import ClaudeModel
+    from agent.claude import DEFAULT_MODEL, MODEL_ENV, ClaudeModel
 
-        live = ClaudeModel(claude_model, api_key=key)
-    return CassetteModel(path, live, name="claude")
+    key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
+    model_id = claude_model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+    live = ClaudeModel(model_id, api_key=key) if key else None
+    return CassetteModel(path, live, name=model_id)

@@ -12,8 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from evals.replay import Drafter, engine_drafter
+from agent.model import Model
+from evals.cassettes import MissingRecording
 from evals.report import evaluate, render, write_json
+from evals.reviews import evaluate_reviews, render_reviews
 
 DEFAULT_CASSETTES = Path(__file__).parent / "cassettes"
 
@@ -26,8 +28,8 @@ def register(commands: Any, command: Callable[..., argparse.ArgumentParser]) -> 
     sub.add_argument("workspace_dir", metavar="WORKSPACE", type=Path, nargs="?", default=None,
                      help="workspace folder with history (optional with --drift: every bundled drift workspace)")
     sub.add_argument("--model", choices=("offline", "claude"), default="offline",
-                     help="offline: the offline agent's engine path; claude: the graph with Claude, replayed from "
-                          "cassettes (recorded for real when ANTHROPIC_API_KEY is set)")
+                     help="who reviews each replayed draft: the offline review, or Claude replayed from cassettes "
+                          "keyed by model id (recorded for real when ANTHROPIC_API_KEY is set)")
     sub.add_argument("--cassettes", type=Path, default=None, help="cassette file for --model claude")
     sub.add_argument("--drift", action="store_true",
                      help="replay only the last month of a drift workspace and report accuracy by phrasing, flags "
@@ -42,18 +44,37 @@ def run(args: argparse.Namespace) -> int:
     if args.workspace_dir is None:
         print("invoice-agent eval: a WORKSPACE is needed (or --drift)", file=sys.stderr)
         return 2
-    drafter: Drafter = engine_drafter
+    model: Model | None = None
     if args.model == "claude":
-        from evals.agent_path import agent_drafter
-        from evals.cassettes import cassette_model
-
-        path = args.cassettes or DEFAULT_CASSETTES / f"{Path(args.workspace_dir).resolve().name}.json"
-        drafter = agent_drafter(cassette_model(path))
-    result = evaluate(args.workspace_dir, drafter, model=args.model)
+        model = _claude(args)
+        if model is None:
+            return 2
+    result = evaluate(args.workspace_dir, model=args.model)  # the graph drafts exactly the engine's drafts
+    try:
+        result["reviews"] = evaluate_reviews(args.workspace_dir, model)
+    except MissingRecording as exc:
+        print(f"invoice-agent eval --model claude: {exc}", file=sys.stderr)
+        return 2
     print(render(result))
+    print("\n" + render_reviews(result["reviews"]))
     if args.json_out is not None:
         print(f"\nwrote {write_json(result, args.json_out)}")
     return 0
+
+
+def _claude(args: argparse.Namespace) -> Model | None:
+    """Claude behind cassettes: recording with ANTHROPIC_API_KEY, else replaying what was recorded for the
+    configured model id; None (with the reason on stderr) when there is neither a key nor a recording."""
+    from evals.cassettes import cassette_model
+
+    path = args.cassettes or DEFAULT_CASSETTES / f"{Path(args.workspace_dir).resolve().name}.json"
+    model = cassette_model(path)
+    if model.live is None and not model.turns:
+        print(f"invoice-agent eval --model claude: ANTHROPIC_API_KEY is not set and {path} holds no recordings "
+              f"(for any model; this run would need {model.name}); set the key to record them, or use "
+              "--model offline", file=sys.stderr)
+        return None
+    return model
 
 
 def run_drift(args: argparse.Namespace) -> int:

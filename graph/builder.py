@@ -1,11 +1,13 @@
 """The invoice run as a LangGraph StateGraph.
 
-    START -> agent <-> tools -> approval -> decide -> create_invoice -> push -> send -> schedule_reminders -> END
-               |         |         ^           |-> revise --^
-               +-> finish <-+       (interrupt) |-> reject -> END
+    START -> draft -> review -> approval -> decide -> create_invoice -> push -> send -> schedule_reminders -> END
+               |        ^       (interrupt)    |-> revise --^
+               +-> END  +---------------------------+      |-> reject -> END
+          (nothing to invoice)
 
-The only way to `create_invoice` (and so to push and send) is through `approval`, whose `interrupt()` is
-answered by a person: the model can ask for approval, never grant it.
+`draft` is the billing engine; `review` is the model's one structured look at the draft (suggestions,
+stored, never applied). The only way to `create_invoice` (and so to push and send) is through `approval`,
+whose `interrupt()` is answered by a person: no model can grant it.
 """
 
 from __future__ import annotations
@@ -15,16 +17,15 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 
 from graph.nodes import InvoiceRunNodes, Runtime
-from graph.routing import after_agent, after_decision, after_tools
+from graph.routing import after_decision, after_draft
 from graph.state import InvoiceRunState
 
 
 def build_invoice_graph(runtime: Runtime, checkpointer: Any) -> Any:
     nodes = InvoiceRunNodes(runtime)
     g: StateGraph[InvoiceRunState] = StateGraph(InvoiceRunState)
-    g.add_node("agent", nodes.agent)
-    g.add_node("tools", nodes.tools)
-    g.add_node("finish", nodes.finish)
+    g.add_node("draft", nodes.draft)
+    g.add_node("review", nodes.review)
     g.add_node("approval", nodes.approval)
     g.add_node("decide", nodes.decide)
     g.add_node("revise", nodes.revise)
@@ -34,13 +35,12 @@ def build_invoice_graph(runtime: Runtime, checkpointer: Any) -> Any:
     g.add_node("send", nodes.send)
     g.add_node("schedule_reminders", nodes.schedule_reminders)
 
-    g.add_edge(START, "agent")
-    g.add_conditional_edges("agent", after_agent)
-    g.add_conditional_edges("tools", after_tools)
-    g.add_edge("finish", END)
+    g.add_edge(START, "draft")
+    g.add_conditional_edges("draft", after_draft)
+    g.add_edge("review", "approval")
     g.add_edge("approval", "decide")
     g.add_conditional_edges("decide", after_decision)
-    g.add_edge("revise", "approval")
+    g.add_edge("revise", "review")
     g.add_edge("reject", END)
     g.add_edge("create_invoice", "push")
     g.add_edge("push", "send")

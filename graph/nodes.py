@@ -1,33 +1,36 @@
 """The invoice run's nodes: each reads state, calls one capability, and returns a partial update.
 
-`interrupt()` sits alone in `approval`: LangGraph re-runs an interrupted node from its first line on
-resume, so nothing with a side effect may precede it there. Everything irreversible (the invoice number,
-the push, the send) lives in later nodes, each idempotent so a re-run after a crash repeats nothing.
+`draft` is code (the billing engine); `review` is the one place a model's judgment enters, and what it
+says is stored as suggestions beside the draft, never applied. `interrupt()` sits alone in `approval`:
+LangGraph re-runs an interrupted node from its first line on resume, so nothing with a side effect may
+precede it there. Everything irreversible (the invoice number, the push, the send) lives in later nodes,
+each idempotent so a re-run after a crash repeats nothing.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 from langgraph.types import interrupt
 from pydantic import BaseModel, Field
 
-from agent.model import Message, Model, ToolResult, ToolSpec
-from agent.prompts import SYSTEM_PROMPT
+from agent.model import Model
+from agent.requests import LeaveOut, proposed_drops
+from agent.review import approval_summary, review_draft
+from agent.structured import Meter
 from graph.state import InvoiceRunState
 from tools.connectors.ledger import Ledger, LedgerRef
 from tools.domain import Workspace
 from tools.drafts import Draft, DraftContext
-from tools.errors import TerminalToolError
 from tools.invoices import InvoiceDocument
 from tools.money import format_money
 from tools.periods import Period
 from tools.store import Store
-from tools.toolbox import INVOICE_TOOLS, InvoiceRunDeps, Revisions, build_draft
+from tools.toolbox import Revisions, build_draft
 
 
 class Decision(BaseModel):
@@ -50,7 +53,9 @@ class Runtime:
     ledger: Ledger
     review_url: Callable[[str], str] | None = None
     """The page where a person reviews a run (its link goes into the ledger's private note)."""
-    max_steps: int = 24
+    budget_usd: Decimal = Decimal("0.02")
+    budget_tokens: int = 20_000
+    """What one run's model calls may spend; past it the offline review stands in, with a note."""
     _contexts: dict[date, DraftContext] = field(default_factory=dict)
 
     def context(self, as_of: date) -> DraftContext:
@@ -58,77 +63,64 @@ class Runtime:
             self._contexts[as_of] = DraftContext(self.workspace, as_of)
         return self._contexts[as_of]
 
-    def deps(self, state: InvoiceRunState) -> InvoiceRunDeps:
-        deps = InvoiceRunDeps(
-            workspace=self.workspace,
-            context=self.context(date.fromisoformat(state["as_of"])),
-            client_id=state["client"],
-            period=Period.parse(state["period"]),
-            revisions=Revisions.model_validate(state.get("revisions") or {}),
-        )
-        if _has_drafted(state):
-            deps.make_draft()
-        return deps
-
-
-def _has_drafted(state: InvoiceRunState) -> bool:
-    names = {c["id"]: c["name"] for m in state.get("messages", []) if m["role"] == "assistant" for c in m["tool_calls"]}
-    return any(
-        names.get(r["tool_call_id"]) in ("draft_invoice", "set_categories") and not r["is_error"]
-        for m in state.get("messages", []) if m["role"] == "tool" for r in m["tool_results"]
-    )
+    def build(self, state: InvoiceRunState, revisions: Revisions) -> Draft:
+        return build_draft(self.workspace, state["client"], Period.parse(state["period"]),
+                           self.context(date.fromisoformat(state["as_of"])), revisions)
 
 
 class InvoiceRunNodes:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
-        self.specs = [ToolSpec(**spec) for spec in INVOICE_TOOLS.specs()]
 
-    # --- the agent loop -------------------------------------------------------------------------
+    # --- the draft and its review ---------------------------------------------------------------
 
-    def agent(self, state: InvoiceRunState) -> dict[str, Any]:
-        steps = state.get("steps", 0)
-        if steps >= self.rt.max_steps:
-            return {"status": "failed", "outcome": f"stopped after {steps} model turns without a draft to approve",
-                    "messages": [Message(role="assistant", text="Too many steps; stopping.").model_dump(mode="json")]}
-        messages = [Message.model_validate(m) for m in state["messages"]]
-        turn = self.rt.model.respond(SYSTEM_PROMPT, messages, self.specs)
-        self.rt.store.add_usage(state["run_id"], input_tokens=turn.usage.input_tokens,
-                                output_tokens=turn.usage.output_tokens, cost_usd=turn.cost_usd)
-        said = [f"agent calls {c.name}" for c in turn.tool_calls] or [f"agent: {turn.text}"]
-        message = Message(role="assistant", text=turn.text, tool_calls=turn.tool_calls,
-                          provider_content=turn.provider_content)
-        return {"messages": [message.model_dump(mode="json")], "steps": steps + 1, "progress": said}
+    def draft(self, state: InvoiceRunState) -> dict[str, Any]:
+        """The billing engine's draft: candidates, anomalies, categories, the client's rules, exact money."""
+        draft = self.rt.build(state, Revisions.model_validate(state.get("revisions") or {}))
+        said = [f"{len(draft.entries)} entries, {len(draft.held)} held, "
+                f"{len(draft.anomalies) - len(draft.held)} flagged, {len(draft.excluded)} excluded"]
+        if draft.is_empty:
+            outcome = self._nothing_to_invoice(state, draft)
+            self.rt.store.update_run(state["run_id"], status="answered")
+            return {"status": "answered", "outcome": outcome, "progress": [*said, outcome]}
+        version = self.rt.store.save_draft(state["run_id"], draft).version
+        said.append(f"draft v{version}: {len(draft.lines)} lines, total {format_money(draft.total)} {draft.currency}")
+        return {"draft_version": version, "progress": said}
 
-    def tools(self, state: InvoiceRunState) -> dict[str, Any]:
-        deps = self.rt.deps(state)
-        last = Message.model_validate(state["messages"][-1])
-        results, progress = [], []
-        for call in last.tool_calls:
-            try:
-                content, is_error, _ = INVOICE_TOOLS.call(call.name, call.arguments, deps)
-            except TerminalToolError as exc:
-                return {"status": "failed", "outcome": str(exc), "progress": [f"{call.name} failed: {exc}"]}
-            results.append(ToolResult(tool_call_id=call.id, content=content, is_error=is_error))
-            progress.append(f"{call.name}: " + (f"error: {content}" if is_error else _gist(call.name, content)))
-        update: dict[str, Any] = {
-            "messages": [Message(role="tool", tool_results=results).model_dump(mode="json")],
-            "revisions": deps.revisions.model_dump(mode="json"),
-            "progress": progress,
-        }
-        if deps.approval_summary is not None and deps.draft is not None:
-            version = self.rt.store.save_draft(state["run_id"], deps.draft).version
-            self.rt.store.open_approval(state["run_id"], version)
-            self.rt.store.update_run(state["run_id"], status="awaiting_approval")
-            update |= {"status": "awaiting_approval", "draft_version": version, "summary": deps.approval_summary}
-        return update
+    def _nothing_to_invoice(self, state: InvoiceRunState, draft: Draft) -> str:
+        period = Period.parse(state["period"])
+        milestones = [t for t in self.rt.workspace.tasks if t.client == state["client"] and t.status == "done"
+                      and t.completed_at in period and t.milestone_amount is not None]
+        why = ("no milestone was completed in the period" if draft.billing_model == "fixed" and not milestones
+               else "nothing billable was found")
+        return f"Nothing to invoice for {draft.client_name} in {period}: {why}. No draft was sent for approval."
 
-    def finish(self, state: InvoiceRunState) -> dict[str, Any]:
-        """The model ended the run without a draft to approve: record its answer."""
-        text = state.get("outcome") or state["messages"][-1].get("text", "")
-        status = state.get("status") if state.get("status") == "failed" else "answered"
-        self.rt.store.update_run(state["run_id"], status=status, error=text if status == "failed" else None)
-        return {"status": status, "outcome": text}
+    def review(self, state: InvoiceRunState) -> dict[str, Any]:
+        """The draft's one review (the model's suggestions, checked; or the offline review), then the inbox."""
+        run_id, version = state["run_id"], state["draft_version"]
+        record = self.rt.store.get_draft(run_id, version)
+        run = self.rt.store.get_run(run_id)  # what earlier reviews of this run spent counts against its budget
+        meter = Meter(max_usd=self.rt.budget_usd - run.cost_usd,
+                      max_tokens=self.rt.budget_tokens - run.input_tokens - run.output_tokens)
+        leave_out = [LeaveOut.model_validate(x) for x in state.get("leave_out") or []]
+        proposed = proposed_drops(leave_out, record.draft, self.rt.workspace) if leave_out else {}
+        review = review_draft(self.rt.model, self.rt.workspace, record.draft, meter=meter, proposed_drops=proposed)
+        review.notes += [f"the request asked to leave out {x.said!r}: no entry of this draft matches it"
+                         for x in leave_out if not proposed_drops([x], record.draft, self.rt.workspace)]
+        if meter.tokens:
+            u = meter.usage
+            self.rt.store.add_usage(run_id, output_tokens=u.output_tokens, cost_usd=meter.cost_usd,
+                                    input_tokens=u.input_tokens + u.cache_read_input_tokens
+                                    + u.cache_creation_input_tokens)
+        self.rt.store.save_review(run_id, version, review.model_dump(mode="json"))
+        self.rt.store.open_approval(run_id, version)
+        self.rt.store.update_run(run_id, status="awaiting_approval")
+        by = "offline review" if not review.by_model else f"review by {review.source}"
+        said = [f"{by}: {len(review.suggestions)} category suggestion(s), {len(review.anomalies)} kind(s) of "
+                f"anomaly explained, {len(review.notes)} note(s)"]
+        if proposed:
+            said.append(f"the request asked to leave out {len(proposed)} entries: proposed for you to confirm")
+        return {"status": "awaiting_approval", "summary": approval_summary(record.draft, review), "progress": said}
 
     # --- the person -----------------------------------------------------------------------------
 
@@ -149,20 +141,15 @@ class InvoiceRunNodes:
         return {"progress": [f"{decision.actor} {status.replace('_', ' ')}"]}
 
     def revise(self, state: InvoiceRunState) -> dict[str, Any]:
+        """The person's changes on top of earlier ones; the engine drafts a new version, reviewed again."""
         decision = Decision.model_validate(state["decision"])
         revisions = Revisions.model_validate(state.get("revisions") or {}).merged(decision.changes)
-        deps = self.rt.deps(state | {"revisions": revisions.model_dump(mode="json")})
-        draft = build_draft(deps.workspace, deps.client_id, deps.period, deps.context, revisions)
+        draft = self.rt.build(state, revisions)
         self._learn(state, decision)
         version = self.rt.store.save_draft(state["run_id"], draft).version
-        self.rt.store.open_approval(state["run_id"], version)
-        self.rt.store.update_run(state["run_id"], status="awaiting_approval")
-        summary = (f"Version {version} after {decision.actor}'s changes ({decision.changes.describe()}): "
-                   f"{len(draft.lines)} line(s), total {format_money(draft.total)} {draft.currency}, "
-                   f"{len(draft.held)} held, {len(draft.anomalies) - len(draft.held)} flagged.")
-        return {"revisions": revisions.model_dump(mode="json"), "draft_version": version, "summary": summary,
-                "status": "awaiting_approval",
-                "progress": [f"draft recomputed as version {version}: total {draft.total} {draft.currency}"]}
+        return {"revisions": revisions.model_dump(mode="json"), "draft_version": version,
+                "progress": [f"{decision.actor}'s changes ({decision.changes.describe()}): draft v{version}, "
+                             f"total {format_money(draft.total)} {draft.currency}"]}
 
     def _learn(self, state: InvoiceRunState, decision: Decision) -> None:
         """The categories the person set become labels later runs learn from (only ones naming a catalogue
@@ -234,18 +221,3 @@ class InvoiceRunNodes:
                 "progress": [f"reminders scheduled: {', '.join(reminders)}; escalation after "
                              f"{policy.escalate_after_days} days overdue"]}
 
-
-def _gist(name: str, content: str) -> str:
-    """A short line for the progress log from a tool's JSON result."""
-    data = json.loads(content)
-    if name == "fetch_entries":
-        return f"{data['count']} entries, {data['total_hours']} h"
-    if name == "detect_anomalies":
-        return f"{len(data['held'])} held, {len(data['flagged'])} flagged"
-    if name == "reconcile_tasks":
-        return f"{len(data['findings'])} task findings, {len(data['completed_in_period'])} tasks completed"
-    if name == "categorize_entries":
-        return f"{len(data['entries'])} categorized, {data['uncertain']} uncertain"
-    if name == "draft_invoice":
-        return f"{len(data['lines'])} lines, total {data['total']} {data['currency']}"
-    return str(data.get("status", "done"))

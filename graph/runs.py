@@ -16,11 +16,12 @@ from typing import Any
 from langgraph.types import Command
 from pydantic import BaseModel
 
-from agent.prompts import task_message
-from agent.requests import resolve_request
+from agent.requests import LeaveOut, Target, understand
+from agent.structured import Meter
 from graph.nodes import Decision, Runtime
 from graph.state import InvoiceRunState
-from tools.drafts import Draft
+from tools.domain import Workspace
+from tools.drafts import Draft, already_invoiced
 from tools.errors import DomainError, InvoiceAgentError
 from tools.periods import Period
 from tools.store import RecordNotFoundError
@@ -71,17 +72,31 @@ class InvoiceRuns:
         return state
 
     def request(self, text: str, *, progress: Progress | None = None) -> list[RunOutcome]:
-        """Understand a request and start one run per client it names (or return the question to ask)."""
-        resolution = resolve_request(text, self.rt.workspace, self.as_of)
+        """Understand a request and start one run per client it names (or return the question to ask).
+
+        "Everyone" starts a run only for the clients with something to bill in the period."""
+        resolution = understand(text, self.rt.workspace, self.as_of, self.rt.model,
+                                Meter(self.rt.budget_usd, self.rt.budget_tokens))
         if resolution.question:
             return [RunOutcome(run_id=None, status="question", message=resolution.question)]
-        for note in resolution.assumptions:
+        targets = with_work(self.rt.workspace, resolution.targets, self.as_of)
+        for note in [*resolution.assumptions, *resolution.notes,
+                     *(f"nothing to bill for {t.client} in {t.period}" for t in resolution.targets
+                       if t not in targets)]:
             if progress:
                 progress(f"note: {note}")
-        return [self.start(t.client, t.period, text, progress=progress) for t in resolution.targets]
+        if not targets:
+            periods = ", ".join(sorted({str(t.period) for t in resolution.targets}))
+            return [RunOutcome(run_id=None, status="answered",
+                               message=f"Nothing to bill in {periods} for any of the {len(resolution.targets)} "
+                                       "clients asked for; no run was started.")]
+        return [self.start(t.client, t.period, text, leave_out=t.leave_out, progress=progress) for t in targets]
 
-    def start(self, client_id: str, period: Period, request: str, *, progress: Progress | None = None) -> RunOutcome:
-        """Start one run, unless this client and period already have a draft waiting or an invoice."""
+    def start(self, client_id: str, period: Period, request: str, *, leave_out: list[LeaveOut] | None = None,
+              progress: Progress | None = None) -> RunOutcome:
+        """Start one run, unless this client and period already have a draft waiting or an invoice.
+
+        `leave_out` (what the request asked to leave out) becomes proposed drops in the review."""
         client = self.rt.workspace.client(client_id)
         existing = self.rt.store.find_active(self.rt.workspace.root, client.id, period)
         if existing is not None:
@@ -93,9 +108,8 @@ class InvoiceRuns:
             progress(f"run {run_id}: {client.name}, {period}")
         first = {
             "run_id": run_id, "workspace": self.rt.workspace.root, "client": client.id, "period": str(period),
-            "as_of": self.as_of.isoformat(), "request": request, "steps": 0, "progress": [],
-            "messages": [{"role": "user", "text": task_message(client.id, client.name, str(period), request),
-                          "tool_calls": [], "tool_results": []}],
+            "as_of": self.as_of.isoformat(), "request": request, "progress": [],
+            "leave_out": [x.model_dump(mode="json") for x in leave_out or []],
         }
         try:
             state = self._drive(run_id, first, progress)
@@ -131,7 +145,7 @@ class InvoiceRuns:
         snapshot = self.graph.get_state(self._config(run_id))
         if not snapshot.next or getattr(snapshot, "interrupts", None):
             raise RunNotWaitingError(f"run {run_id} has nothing to resume ({self._status(run_id)})")
-        if set(snapshot.next) & {"agent", "tools"}:  # not yet drafted: another run may have taken its place
+        if set(snapshot.next) & {"draft", "review"}:  # not yet waiting: another run may have taken its place
             values = snapshot.values
             other = self.rt.store.find_active(self.rt.workspace.root, values["client"],
                                               Period.parse(values["period"]), exclude_run=run_id)
@@ -159,6 +173,19 @@ class InvoiceRuns:
 
     def waiting(self) -> Iterator[Any]:
         yield from self.rt.store.list_pending()
+
+
+def with_work(workspace: Workspace, targets: list[Target], as_of: date) -> list[Target]:
+    """The targets with something to bill, when there are several ("everyone for October"): a billable
+    entry in the period not yet invoiced, or a milestone completed in it. One target is kept as it is
+    (its run says "nothing to invoice" itself)."""
+    if len(targets) < 2:
+        return targets
+    invoiced = already_invoiced(workspace, as_of)
+    busy = {(e.client, e.date) for e in workspace.entries if e.billable and e.id not in invoiced}
+    done = {(t.client, t.completed_at) for t in workspace.tasks
+            if t.status == "done" and t.completed_at and t.milestone_amount is not None}
+    return [t for t in targets if any(c == t.client and d in t.period for c, d in busy | done)]
 
 
 def change_problems(draft: Draft, catalogue: Iterable[str], changes: Revisions) -> list[str]:

@@ -13,9 +13,9 @@ class InvoiceRunState(TypedDict, total=False):
     period: str
     as_of: str
     request: str
-    messages: Annotated[list[dict[str, Any]], operator.add]
-    """Conversation so far (agent.model.Message dumps); nodes return only what they add."""
-    steps: int
+    leave_out: list[dict[str, Any]]
+    """agent.requests.LeaveOut dumps: what the request asked to leave out ("excluding travel"); each review
+    proposes the matching entries as drops for a person to confirm."""
     revisions: dict[str, Any]
     """tools.toolbox.Revisions dump: the reviewer's drops, categories and line descriptions."""
     draft_version: int

@@ -7,15 +7,14 @@
     │   ├── UnknownClientError    no client with that id, name or alias
     │   ├── InvalidPeriodError    a period that is not YYYY-MM or START..END
     │   └── BillingError          the client's terms cannot price an entry (e.g. no rate applies)
-    ├── ToolError                 raised by a tool called by the agent
-    │   ├── RetryableToolError    the model may correct its input and call again
-    │   └── TerminalToolError     the run cannot go on
     └── ModelError                the model API (Claude) failed; raised by agent/claude.py
         ├── ModelAuthError        the API key is missing, wrong or lacks permission (401/403)
         ├── ModelRequestError     the API rejected what we sent (400/404/413...): a bug or bad config
         ├── ModelSpendLimitError  the organization's spend limit is reached: retrying will not help
         ├── ModelStoppedError     the model refused, or its turn was cut (max_tokens, context window)
-        └── ModelUnavailableError overloaded (529), rate limited (429), 5xx or unreachable, after retries
+        ├── ModelUnavailableError overloaded (529), rate limited (429), 5xx or unreachable, after retries
+        ├── ModelOutputError      a structured answer that did not validate, twice
+        └── ModelBudgetError      the run's token or dollar budget for model calls is spent
 
 Problems found *in data* (anomalies, validation issues) are values, not exceptions: see
 `tools.domain.Issue` and `tools.domain.Anomaly`.
@@ -68,18 +67,6 @@ class BillingError(DomainError):
     """The client's billing terms cannot price something; the message names the client and entry."""
 
 
-class ToolError(InvoiceAgentError):
-    """Raised inside a tool the agent called."""
-
-
-class RetryableToolError(ToolError):
-    """The input was wrong in a way the model can fix; the message is shown to the model."""
-
-
-class TerminalToolError(ToolError):
-    """The run cannot continue; the message is shown to the person."""
-
-
 class ModelError(InvoiceAgentError):
     """The model API failed; the message says what happened and what to do. `request_id` is for support."""
 
@@ -107,3 +94,11 @@ class ModelStoppedError(ModelError):
 
 class ModelUnavailableError(ModelError):
     """Overloaded, rate limited, a server error or no connection, and still so after the bounded retries."""
+
+
+class ModelOutputError(ModelError):
+    """The model's structured answer did not validate, even after it was shown the errors once."""
+
+
+class ModelBudgetError(ModelError):
+    """The run's token or dollar budget for model calls is spent (or the next call would overspend it)."""

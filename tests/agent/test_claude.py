@@ -128,7 +128,8 @@ def test_a_tool_use_round_trip_caches_system_and_tools_and_sends_results_as_tool
 
     assert api.requests[0] == {
         "model": MODEL,
-        "max_tokens": 8192,
+        "max_tokens": 1024,
+        "thinking": {"type": "disabled"},
         "system": [{"type": "text", "text": SYSTEM, "cache_control": EPHEMERAL}],
         "tools": [
             {"name": "fetch_entries", "description": FETCH.description, "input_schema": FETCH.input_schema},
@@ -160,7 +161,7 @@ def test_a_tool_use_round_trip_caches_system_and_tools_and_sends_results_as_tool
         ]},
         {"role": "user", "content": [
             {"type": "tool_result", "tool_use_id": "toolu_01", "content": '{"count": 3}', "is_error": False},
-            {"type": "text", "text": "Leave out internal meetings."},
+            {"type": "text", "text": "Leave out internal meetings.", "cache_control": EPHEMERAL},  # rolling
         ]},
     ]
     assert api.requests[1]["system"] == api.requests[0]["system"]
@@ -172,7 +173,7 @@ def test_a_tool_use_round_trip_caches_system_and_tools_and_sends_results_as_tool
 
 @pytest.mark.parametrize(("stop_reason", "said"), [
     ("refusal", "declined to go on"),
-    ("max_tokens", "cut at max_tokens=8192"),
+    ("max_tokens", "cut at max_tokens=1024"),
     ("model_context_window_exceeded", "context window"),
 ])
 def test_a_refused_or_cut_turn_is_an_error_and_none_of_its_tool_calls_comes_through(stop_reason: str,
@@ -237,7 +238,8 @@ def test_a_malformed_tool_call_goes_back_as_an_error_result_and_the_corrected_ca
     ], [DRAFT])
 
     assert api.requests[1]["messages"][-1] == {"role": "user", "content": [
-        {"type": "tool_result", "tool_use_id": "toolu_bad", "content": complaint, "is_error": True},
+        {"type": "tool_result", "tool_use_id": "toolu_bad", "content": complaint, "is_error": True,
+         "cache_control": EPHEMERAL},
     ]}
     assert "greater than 0" in complaint
     assert corrected.tool_calls == [ToolCall(id="toolu_good", name="draft_invoice",
@@ -259,7 +261,8 @@ def test_tool_output_that_reads_like_an_instruction_travels_only_as_tool_result_
     sent = api.requests[1]
     assert sent["system"] == [{"type": "text", "text": SYSTEM, "cache_control": EPHEMERAL}]
     assert sent["messages"][-1] == {"role": "user", "content": [
-        {"type": "tool_result", "tool_use_id": "toolu_01", "content": injected, "is_error": False},
+        {"type": "tool_result", "tool_use_id": "toolu_01", "content": injected, "is_error": False,
+         "cache_control": EPHEMERAL},
     ]}
     assert json.dumps(sent).count("ignore previous instructions") == 1
 

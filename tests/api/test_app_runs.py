@@ -6,15 +6,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from agent.model import AssistantTurn, Message, ToolSpec
-from agent.offline import OfflineModel
+from agent.model import AssistantTurn, Message, ToolCall, ToolSpec
 from api.settings import Settings
 from tests.api.conftest import AS_OF, Api
 from tools.errors import ModelUnavailableError
 
 
 class GatedModel:
-    """The offline model, but each turn waits until the test opens the gate (or fails while `broken`)."""
+    """A model whose answer (an empty review) waits until the test opens the gate (or fails while `broken`)."""
 
     name = "gated"
 
@@ -23,13 +22,13 @@ class GatedModel:
         if open_:
             self.gate.set()
         self.broken: Exception | None = None
-        self._offline = OfflineModel()
 
-    def respond(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> AssistantTurn:
+    def respond(self, system: str, messages: list[Message], tools: list[ToolSpec], *,
+                force: str | None = None) -> AssistantTurn:
         assert self.gate.wait(20), "the test never opened the gate"
         if self.broken is not None:
             raise self.broken
-        return self._offline.respond(system, messages, tools)
+        return AssistantTurn(tool_calls=[ToolCall(id="gated", name=force or "", arguments={})], stop_reason="tool_use")
 
 
 def test_a_request_in_words_is_drafted_in_the_background_and_polled_to_its_draft(api: Api) -> None:
@@ -128,13 +127,25 @@ def test_a_run_whose_model_breaks_is_failed_with_the_reason(make_api: Callable[.
     assert api.client.get("/approvals", headers=api.viewer).json()["count"] == 0
 
 
-def test_a_run_failed_by_a_model_outage_is_resumed_to_its_draft(make_api: Callable[..., Api]) -> None:
+def test_a_model_outage_leaves_the_draft_waiting_with_the_offline_review_and_the_reason(
+    make_api: Callable[..., Api],
+) -> None:
     model = GatedModel(open_=True)
     model.broken = ModelUnavailableError("Claude is overloaded (529) after 3 tries")
     api = make_api(model=model)
     run_id = api.start()
+    assert api.wait(run_id)["status"] == "awaiting_approval"
+    draft = api.client.get(f"/drafts/{run_id}", headers=api.viewer).json()
+    assert draft["review"]["source"] == "offline" and "overloaded" in draft["review"]["notes"][0]
+
+
+def test_a_run_that_crashed_mid_review_is_resumed_to_its_draft(make_api: Callable[..., Api]) -> None:
+    model = GatedModel(open_=True)
+    model.broken = RuntimeError("the process died mid-review")
+    api = make_api(model=model)
+    run_id = api.start()
     failed = api.wait(run_id)
-    assert failed["status"] == "failed" and "overloaded" in failed["error"]
+    assert failed["status"] == "failed" and "died mid-review" in failed["error"]
 
     model.broken = None
     viewer_try = api.client.post(f"/runs/{run_id}/resume", headers=api.viewer)

@@ -41,7 +41,8 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 def start(env: dict[str, str]) -> str:
     done = cli(env, "run", "invoice Acme for March", "--as-of", "2026-04-01")
     assert done.returncode == 0, done.stderr
-    assert "fetch_entries: 10 entries" in done.stdout and "780.00 GBP" in done.stdout
+    assert "10 entries, 4 held" in done.stdout and "780.00 GBP" in done.stdout
+    assert "offline review: 0 category suggestion(s), 7 kind(s) of anomaly explained" in done.stdout
     found = re.search(r"waiting for approval: (\w+)", done.stdout)
     assert found, done.stdout
     return found[1]

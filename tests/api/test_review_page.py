@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
+from agent.testing import ScriptedModel, call, turn
 from api.settings import Settings
 from tests.api.conftest import Api
 from tests.api.test_app_approvals import outbox
@@ -289,3 +290,31 @@ def test_rejecting_in_the_page_needs_a_reason(api: Api, reason: str) -> None:
     assert blank.status_code == 422 and "A rejection needs a reason" in blank.text
     assert rejected.status_code == 200 and "rejected</span> by ann@firm" in rejected.text
     assert "client paused it" in rejected.text and api.run(run_id)["status"] == "rejected"
+
+
+def test_the_page_shows_the_models_review_as_suggestions_and_a_ticked_one_is_accepted(
+    make_api: Callable[..., Api],
+) -> None:
+    review = {"suggestions": [{"entry_id": "e8", "category": "discovery", "reason": "scoping the API with the client"}],
+              "anomalies": [{"kind": "duplicate", "explanation": "e6 repeats e2.", "action": "drop"}],
+              "changes": "First invoice of Acme: 780.00 GBP. It doubled to 1,560.00 since February.",
+              "cover_email": "Dear Acme, our invoice for March: 780.00 GBP."}
+    api = make_api(model=ScriptedModel([turn(call("submit_review", **review)), turn(call("submit_review"))],
+                                       name="claude-test"))
+    run_id = api.waiting_run()
+    client = signed_in(api, api.approver)
+    page = html.unescape(client.get(f"/review/{run_id}").text)
+
+    assert "Review by claude-test: suggestions only, nothing changes until you accept" in page
+    assert "What changed:</strong> First invoice of Acme: 780.00 GBP.</p>" in page  # the made-up figure is gone
+    assert "1,560.00" in page and "which the draft does not have" in page  # ...and the note says so
+    assert "Recommended: drop." in page and "scoping the API with the client" in page
+    assert 'name="category:e8" value="discovery"' in page
+    assert row(page, "e8").startswith("flagged|")  # the suggestion changed nothing: still billed as it was
+
+    accepted = client.post(f"/review/{run_id}/request-changes",
+                           data={"csrf_token": csrf_of(page), "category:e8": "discovery",
+                                 "reason": "accepted suggestions of the review (claude-test)"})
+    assert accepted.status_code == 200 and "draft v2" in accepted.text
+    [change] = [d for d in api.run(run_id)["decisions"] if d["action"] == "changes_requested"]
+    assert change["detail"]["changes"]["categories"] == {"e8": "discovery"}

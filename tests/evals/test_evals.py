@@ -1,5 +1,6 @@
 """Evals on the bundled demo: floors on every figure (set from what was measured), the agent path agreeing
-with the engine path, cassettes replaying Claude's turns offline, and the `eval` command."""
+with the engine path, reviews scored against the labels, cassettes replaying Claude's answers offline,
+and the `eval` command."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from typing import Any
 
 import pytest
 
+from agent.model import AssistantTurn, Message, ToolCall, ToolSpec
 from agent.offline import OfflineModel
+from agent.testing import FunctionModel
 from api.cli import main
 from evals.agent_path import agent_drafter
 from evals.cassettes import CassetteModel, MissingRecording
 from evals.replay import known_before, replay
 from evals.report import evaluate, render
+from evals.reviews import evaluate_reviews
 from tools.demo import WORKSPACE_DIR
 from tools.domain import Workspace
 from tools.periods import Period
@@ -79,23 +83,66 @@ def test_the_offline_agent_through_the_graph_drafts_what_the_engine_does(demo_ws
         assert (agent[number].lines, agent[number].total) == (engine[number].lines, engine[number].total), number
 
 
-def test_cassettes_record_once_then_replay_offline(demo_ws: Workspace, tmp_path: Path) -> None:
-    only = demo_ws.model_copy(update={"invoices": [i for i in demo_ws.invoices if i.invoice_number == "INV-2026-0004"]})
-    tape = tmp_path / "tape.json"
-    recorder = CassetteModel(tape, OfflineModel(), name="claude")
-    [recorded] = replay(only, agent_drafter(recorder, tmp_path / "a"))
-    assert recorder.recorded > 0 and tape.is_file()
+def reviewer(pick: str) -> FunctionModel:
+    """A model whose review suggests, for every uncertain entry listed, the firm's label ("truth"), the
+    draft's own category ("same") or a category that is neither ("wrong"); its
+    account of the changes quotes one made-up figure."""
+    labels = {lb.entry_id: lb.category for lb in load_workspace(WORKSPACE_DIR).labels}
 
-    player = CassetteModel(tape)  # no live model: any unrecorded request fails
-    [replayed] = replay(only, agent_drafter(player, tmp_path / "b"))
-    assert player.hits == recorder.recorded and player.recorded == 0
-    assert (replayed.draft.lines, replayed.draft.total) == (recorded.draft.lines, recorded.draft.total)
+    def answer(system: str, messages: list[Message], tools: list[ToolSpec]) -> AssistantTurn:
+        package = json.loads(messages[0].text.split("\n", 1)[1])
+        used = {row[0]: row[6] for row in package["entries"]}
+        others = {e: sorted(set(package["catalogue"]) - {used[e], labels.get(e)})[0] for e in package["uncertain"]}
+        choice = {"truth": labels, "same": used, "wrong": others}[pick]
+        suggestions = [{"entry_id": e, "category": choice.get(e) or used[e], "reason": "from the notes"}
+                       for e in package["uncertain"]]
+        review = {"suggestions": suggestions, "changes": "Up 12,345.67 on last month. Nothing else moved."}
+        return AssistantTurn(tool_calls=[ToolCall(id="r", name="submit_review", arguments=review)])
+
+    return FunctionModel(answer, name="claude-test")
+
+
+@pytest.fixture(scope="module")
+def only_one(demo_ws: Workspace) -> Workspace:
+    return demo_ws.model_copy(update={"invoices": [i for i in demo_ws.invoices if i.invoice_number == "INV-2026-0022"]})
+
+
+def test_reviews_are_scored_against_the_labels_and_their_figures_against_the_draft(only_one: Workspace) -> None:
+    truth, wrong = evaluate_reviews(only_one, reviewer("truth")), evaluate_reviews(only_one, reviewer("wrong"))
+    t, w = truth["counts"], wrong["counts"]
+    assert t["wrong_flagged"] > 0 and t["fixes"] == t["wrong_flagged"] and t.get("breaks", 0) == 0
+    assert truth["suggestion_precision"] == 1.0
+    assert w["breaks"] > 0 and w.get("fixes", 0) == 0 and w.get("correct", 0) == 0
+    assert t["figures_removed"] == w["figures_removed"] == 1 and t["figures_surviving"] == 0
+    assert truth["sources"] == {"claude-test": 1}
+    same = evaluate_reviews(only_one, reviewer("same"))["counts"]
+    assert same.get("suggestions", 0) == 0  # agreeing with the draft is not a suggestion
+
+
+def test_cassettes_record_once_keyed_by_model_then_replay_offline(only_one: Workspace, tmp_path: Path) -> None:
+    tape = tmp_path / "tape.json"
+    recorder = CassetteModel(tape, reviewer("truth"), name="claude-test")
+    recorded = evaluate_reviews(only_one, recorder)
+    assert recorder.recorded == 1 and tape.is_file()
+
+    player = CassetteModel(tape, name="claude-test")  # no live model: any unrecorded request fails
+    assert evaluate_reviews(only_one, player) == recorded and (player.hits, player.recorded) == (1, 0)
+    with pytest.raises(MissingRecording):  # recorded with another model id: not an answer for this one
+        evaluate_reviews(only_one, CassetteModel(tape, name="claude-other"))
+
+
+def test_eval_with_claude_and_no_key_says_so_and_exits_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    assert main(["eval", str(WORKSPACE_DIR), "--model", "claude", "--cassettes", str(tmp_path / "none.json")]) == 2
+    said = capsys.readouterr().err
+    assert "ANTHROPIC_API_KEY is not set" in said and "--model offline" in said and "Traceback" not in said
 
 
 def test_an_unrecorded_request_is_an_error_without_a_key(tmp_path: Path) -> None:
     player = CassetteModel(tmp_path / "empty.json")
     with pytest.raises(MissingRecording):
-        player.respond("system", [], [])
+        player.respond("system", [], [], force="submit_review")
 
 
 def test_the_eval_command_prints_the_table_and_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

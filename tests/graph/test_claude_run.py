@@ -1,5 +1,8 @@
 """A whole invoice run with `ClaudeModel` speaking the Messages API to a scripted Claude, through the graph.
 
+The run asks Claude one thing: the draft's review (a forced `submit_review` call). Whatever Claude
+answers, the draft is the engine's, the flags stay, and a person decides.
+
 `FakeClaude` is an `httpx2.MockTransport` handler: for each request it records the JSON body and answers
 with the next step of its script (a Messages-API message, or an error response). No network, no real
 sleeping: the model's waits go to a list the test reads. Everything else is real: the graph, the tools,
@@ -22,19 +25,16 @@ import pytest
 
 from agent.claude import ClaudeModel
 from agent.offline import OfflineModel
-from agent.prompts import SYSTEM_PROMPT, task_message
-from api.settings import Settings
+from agent.review import REVIEW_SYSTEM, Review, ReviewAnswer
 from graph.nodes import Decision
 from graph.runs import InvoiceRuns
 from tests.graph.conftest import AS_OF, TINY, OpenRuns
-from tools.drafts import Draft, DraftContext, draft_invoice
+from tools.drafts import Draft, draft_invoice
 from tools.periods import Period
-from tools.toolbox import INVOICE_TOOLS, InvoiceRunDeps
 from tools.workspace import load_workspace
 
 MODEL = "claude-sonnet-5-5"
 EPHEMERAL = {"type": "ephemeral"}
-ACME = {"client": "acme", "period": "2026-03"}
 APPROVE = Decision(action="approve", actor="ann@firm")
 REQUEST = "invoice Acme for March"
 EXPECTED = json.loads((TINY / "answers" / "acme-2026-03.json").read_text())
@@ -108,211 +108,194 @@ def last_turn(body: dict[str, Any]) -> list[dict[str, Any]]:
     return content
 
 
-def tool_calls_made(runs: InvoiceRuns, run_id: str) -> list[str]:
-    state = runs.graph.get_state({"configurable": {"thread_id": run_id}}).values
-    return [c["name"] for m in state["messages"] if m["role"] == "assistant" for c in m["tool_calls"]]
+def review_of(runs: InvoiceRuns, run_id: str) -> Review:
+    record = runs.rt.store.latest_draft(run_id)
+    assert record is not None and record.review is not None
+    return Review.model_validate(record.review)
 
 
-# --- 1. the happy path ----------------------------------------------------------------------------------
-
-SUMMARY = "Acme, March 2026: 780.00 GBP after the 650.00 cap. Four entries held (e6, e9, e10, e11)."
-PIPELINE = [
-    ("toolu_01", "fetch_entries", ACME),
-    ("toolu_02", "detect_anomalies", ACME),
-    ("toolu_03", "reconcile_tasks", ACME),
-    ("toolu_04", "categorize_entries", ACME),
-    ("toolu_05", "draft_invoice", ACME),
-    ("toolu_06", "request_approval", {"summary": SUMMARY}),
-]
+def package_sent(body: dict[str, Any]) -> dict[str, Any]:
+    """The review package in a request: the JSON after the first line of the user's text."""
+    said: str = body["messages"][0]["content"][0]["text"]
+    package: dict[str, Any] = json.loads(said.split("\n", 1)[1])
+    return package
 
 
-def test_a_run_with_claude_drafts_waits_for_a_person_records_usage_and_sends_once_approved(
+def answer(**fields: Any) -> dict[str, Any]:
+    """Claude's review, as a forced submit_review call."""
+    return message(tool_use("toolu_review", "submit_review", **fields), input_tokens=1500, output_tokens=300,
+                   cache_creation_input_tokens=1200)
+
+
+COOPERATIVE = {
+    "suggestions": [{"entry_id": "e7", "category": "design", "reason": "logged on the Design task by the designer"},
+                    {"entry_id": "e8", "category": "discovery", "reason": "the API call was scoping with the client"}],
+    "anomalies": [{"kind": "duplicate", "explanation": "e6 repeats e2 exactly.", "action": "drop"},
+                  {"kind": "weekend", "explanation": "Saturday work, billed as usual.", "action": "bill"}],
+    "changes": "This is the first invoice of Acme: 780.00 GBP after the cap.",
+    "cover_email": "Dear Acme Industries Ltd, please find our invoice for March: 780.00 GBP.",
+}
+
+
+# --- 1. the happy path: one review call ----------------------------------------------------------------
+
+
+def test_a_run_with_claude_asks_one_review_waits_for_a_person_records_usage_and_sends_once_approved(
     runs_on: OpenRuns,
 ) -> None:
-    # Usage per call, Sonnet 5.5 (USD per million tokens: input 2, output 10, cache write 2.50, cache read 0.20):
-    # the first call writes the cache: 1000*2 + 100*10 + 5000*2.50 = 15500 -> $0.0155;
-    # the five after it read it:      200*2 +  50*10 + 5000*0.20 =  1900 -> $0.0019 each.
-    signing_off = message(text("The draft is with the approver."), stop_reason="end_turn")
-    api = FakeClaude(
-        message(text("Fetching the entries first."), tool_use("toolu_01", "fetch_entries", **ACME),
-                input_tokens=1000, output_tokens=100, cache_creation_input_tokens=5000),
-        *(message(tool_use(id, name, **args), input_tokens=200, output_tokens=50, cache_read_input_tokens=5000)
-          for id, name, args in PIPELINE[1:]),
-        signing_off,
-    )
+    # One call, Sonnet 5.5 (USD per million tokens: input 2, output 10, cache write 2.50):
+    # 1500*2 + 300*10 + 1200*2.50 = 9000 -> $0.009.
+    api = FakeClaude(answer(**COOPERATIVE))
 
     with runs_on(model=claude(api)) as runs:
         [outcome] = runs.request(REQUEST)
-        assert outcome.run_id
+        assert outcome.status == "awaiting_approval" and outcome.run_id
         run_id = outcome.run_id
-
-        # It waits for a person, with Claude's summary, and the engine's total.
-        assert (outcome.status, outcome.message) == ("awaiting_approval", SUMMARY)
-        assert tool_calls_made(runs, run_id) == [name for _, name, _ in PIPELINE]
         draft = runs.rt.store.latest_draft(run_id)
         assert draft is not None and draft.draft.contract_json()["total"] == EXPECTED["total"] == "780.00"
         assert [a.run_id for a in runs.waiting()] == [run_id]
-        assert runs.rt.store.invoice_for_run(run_id) is None
 
-        # Claude is not asked anything once it has asked for approval: the run stops at the interrupt.
-        assert len(api.requests) == len(PIPELINE)
-        assert api.script == [signing_off]
+        # The review is Claude's, stored as suggestions beside the draft (the draft still bills e8 as
+        # development); the one that agrees with the draft (e7 is already design) is not a suggestion.
+        review = review_of(runs, run_id)
+        assert review.source == MODEL and review.notes == []
+        assert [(s.entry_id, s.category) for s in review.suggestions] == [("e8", "discovery")]
+        assert {e.entry_id: e.category for e in draft.draft.entries}["e8"] == "development"
+        assert [(a.kind, a.action, a.entry_ids) for a in review.anomalies] == [
+            ("duplicate", "drop", ["e6"]), ("weekend", "bill", ["e8"])]
+        assert review.changes == COOPERATIVE["changes"] and review.cover_email == COOPERATIVE["cover_email"]
 
-        # Every call's tokens and estimated cost are on the run's record.
         record = runs.rt.store.get_run(run_id)
-        assert (record.status, record.input_tokens, record.output_tokens) == ("awaiting_approval", 2000, 350)
-        assert record.cost_usd == Decimal("0.025")
+        assert (record.input_tokens, record.output_tokens, record.cost_usd) == (2700, 300, Decimal("0.009"))
 
-        done = runs.decide(run_id, APPROVE)
-        assert done.status == "sent"
+        assert runs.decide(run_id, APPROVE).status == "sent"
         invoice = runs.rt.store.invoice_for_run(run_id)
-        assert invoice is not None and invoice.status == "sent" and str(invoice.total) == "780.00"
-        assert runs.rt.store.get_run(run_id).status == "sent"
-        assert len(api.requests) == len(PIPELINE)  # approving is a person's act: no model call
+        assert invoice is not None and str(invoice.total) == "780.00"
 
-        # What each tool result should carry: the same tools called directly on the same workspace.
-        deps = InvoiceRunDeps(workspace=runs.rt.workspace, context=DraftContext(runs.rt.workspace, AS_OF),
-                              client_id="acme", period=Period.parse("2026-03"))
-        tool_json = [INVOICE_TOOLS.call(name, args, deps)[0] for _, name, args in PIPELINE]
-
-    first_user_turn = {"role": "user", "content": [
-        text(task_message("acme", "Acme Industries Ltd", "2026-03", REQUEST))]}
-    specs = INVOICE_TOOLS.specs()
-    sent_tools = [*specs[:-1], {**specs[-1], "cache_control": EPHEMERAL}]
-    for i, body in enumerate(api.requests):
-        assert body["model"] == MODEL
-        assert body["system"] == [{"type": "text", "text": SYSTEM_PROMPT, "cache_control": EPHEMERAL}]
-        assert body["tools"] == sent_tools
-        assert [t.get("cache_control") for t in body["tools"]] == [None] * (len(specs) - 1) + [EPHEMERAL]
-        assert body["messages"][0] == first_user_turn
-        assert len(body["messages"]) == 1 + 2 * i  # the request, then one call and its result per turn
-        if i == 0:
-            continue
-        call_id, name, args = PIPELINE[i - 1]
-        # The model's previous turn goes back as it said it, then the tool's JSON answers its call id.
-        said = [tool_use(call_id, name, **args)]
-        assert body["messages"][-2] == {"role": "assistant",
-                                        "content": [text("Fetching the entries first."), *said] if i == 1 else said}
-        assert last_turn(body) == [
-            {"type": "tool_result", "tool_use_id": call_id, "content": tool_json[i - 1], "is_error": False}]
-
-    fetched = json.loads(tool_json[0])  # e1-e9 and e11; e10 is dated 2027, e12 is not billable
-    assert (fetched["count"], fetched["total_hours"]) == (10, "9.85")
-    assert json.loads(tool_json[4])["total"] == "780.00"
+    [body] = api.requests  # approving is a person's act: no model call
+    assert body["model"] == MODEL and body["thinking"] == {"type": "disabled"}
+    assert body["tool_choice"] == {"type": "tool", "name": "submit_review"}
+    assert body["system"] == [{"type": "text", "text": REVIEW_SYSTEM, "cache_control": EPHEMERAL}]
+    [tool] = body["tools"]
+    assert tool["name"] == "submit_review" and tool["cache_control"] == EPHEMERAL
+    assert tool["input_schema"] == ReviewAnswer.model_json_schema()
+    assert "cache_control" not in last_turn(body)[-1]  # one message: nothing to roll yet
+    package = package_sent(body)
+    assert package["totals"]["total"] == "780.00" and package["counts"]["held"] == 4
+    assert package["entry_columns"][0] == "id" and package["uncertain"] == {}
+    assert {e[0] for e in package["entries"]} >= {"e6", "e7", "e8", "e9", "e11"}
 
 
-# --- 2. a malformed call, corrected ---------------------------------------------------------------------
+# --- 2. structured output that does not validate ----------------------------------------------------------
 
 
-def test_a_tool_call_missing_a_field_goes_back_as_an_error_result_and_claude_corrects_it(runs_on: OpenRuns) -> None:
+def test_an_invalid_review_is_shown_its_errors_once_and_the_corrected_answer_is_used(runs_on: OpenRuns) -> None:
     api = FakeClaude(
-        message(tool_use("toolu_bad", "fetch_entries", client="acme")),  # no period
-        message(text("Adding the period."), tool_use("toolu_good", "fetch_entries", **ACME)),
-        message(tool_use("toolu_draft", "draft_invoice", **ACME)),
-        message(tool_use("toolu_ask", "request_approval", summary="Acme, March: 780.00 GBP.")),
+        message(tool_use("toolu_bad", "submit_review", suggestions="all of them", changes=7)),
+        answer(**COOPERATIVE),
     )
-
     with runs_on(model=claude(api)) as runs:
         [outcome] = runs.request(REQUEST)
+        assert outcome.run_id and review_of(runs, outcome.run_id).source == MODEL
 
-    assert outcome.status == "awaiting_approval"
     [complaint] = last_turn(api.requests[1])
     assert (complaint["type"], complaint["tool_use_id"], complaint["is_error"]) == ("tool_result", "toolu_bad", True)
-    assert complaint["content"] == (
-        "invalid arguments for fetch_entries: period: Field required. Call it again with corrected arguments.")
-    [fetched] = last_turn(api.requests[2])
-    assert (fetched["tool_use_id"], fetched["is_error"]) == ("toolu_good", False)
-    assert json.loads(fetched["content"])["count"] == 10
-    assert len(api.requests) == 4
+    assert "suggestions: Input should be a valid list" in complaint["content"]
+    assert "changes: Input should be a valid string" in complaint["content"]
+    assert complaint["cache_control"] == EPHEMERAL
 
 
-# --- 3. rate limited mid-run ----------------------------------------------------------------------------
+def test_two_invalid_reviews_give_the_offline_review_with_a_note_and_the_run_still_waits(runs_on: OpenRuns) -> None:
+    api = FakeClaude(message(text("Looks fine to me!"), stop_reason="end_turn"),
+                     message(text("Really, it is fine."), stop_reason="end_turn"))
+    with runs_on(model=claude(api)) as runs:
+        [outcome] = runs.request(REQUEST)
+        assert outcome.status == "awaiting_approval" and outcome.run_id
+        review = review_of(runs, outcome.run_id)
+    assert review.source == "offline" and len(api.requests) == 2
+    assert "gave no valid submit_review answer in two tries" in review.notes[0]
+    assert {a.kind for a in review.anomalies} == {"duplicate", "missing_description", "weekend", "wrong_project",
+                                                   "invalid_hours", "future_date", "unlogged_task"}
 
 
-def test_a_429_mid_run_waits_at_most_the_cap_then_the_same_request_goes_again_and_the_run_goes_on(
-    runs_on: OpenRuns,
-) -> None:
-    api = FakeClaude(
-        message(tool_use("toolu_01", "fetch_entries", **ACME)),
-        error(429, "rate_limit_error", "Number of requests has exceeded your rate limit",
-              headers={"retry-after": "3600"}),
-        message(tool_use("toolu_02", "draft_invoice", **ACME)),
-        message(tool_use("toolu_03", "request_approval", summary="Acme, March: 780.00 GBP.")),
-    )
+# --- 3. rate limited, overloaded, refused: the run waits with the offline review ------------------------
+
+
+def test_a_429_waits_at_most_the_cap_then_the_same_request_goes_again(runs_on: OpenRuns) -> None:
+    api = FakeClaude(error(429, "rate_limit_error", "Number of requests has exceeded your rate limit",
+                           headers={"retry-after": "3600"}), answer(**COOPERATIVE))
     sleeps = Sleeps()
-
     with runs_on(model=claude(api, sleeps)) as runs:
         [outcome] = runs.request(REQUEST)
-        assert outcome.run_id
-        record = runs.rt.store.get_run(outcome.run_id)
-        draft = runs.rt.store.latest_draft(outcome.run_id)
-
-    assert outcome.status == "awaiting_approval"
+        assert outcome.run_id and review_of(runs, outcome.run_id).source == MODEL
     assert sleeps == [30.0]  # retry-after asked for an hour; ClaudeModel's default cap is 30 s
-    assert len(api.requests) == 4 and api.requests[2] == api.requests[1]  # the rejected request, unchanged
-    assert draft is not None and str(draft.draft.total) == "780.00"
-    assert (record.input_tokens, record.output_tokens) == (30, 15)  # three answered calls; the 429 costs nothing
+    assert len(api.requests) == 2 and api.requests[1] == api.requests[0]
 
 
-# --- 4. overloaded on every attempt ---------------------------------------------------------------------
-
-
-def test_claude_overloaded_on_every_attempt_fails_the_run_with_advice_drafts_nothing_and_can_be_resumed(
-    runs_on: OpenRuns, settings: Settings,
+@pytest.mark.parametrize(("script", "said"), [
+    ([overloaded() for _ in range(4)], "Claude is overloaded (529) after 4 attempts"),
+    ([message(text("I can't help with that."), stop_reason="refusal")], "declined to go on"),
+    ([message(text("cut"), stop_reason="max_tokens")], "cut at max_tokens"),
+])
+def test_when_claude_cannot_review_the_draft_waits_with_the_offline_review_and_says_why(
+    runs_on: OpenRuns, script: list[Any], said: str,
 ) -> None:
-    api = FakeClaude(
-        message(tool_use("toolu_01", "fetch_entries", **ACME)),
-        message(tool_use("toolu_02", "draft_invoice", **ACME)),  # the engine drafts; nothing is saved yet
-        *(overloaded() for _ in range(4)),
-    )
-    sleeps = Sleeps()
-    advice = ("Claude is overloaded (529) after 4 attempts; try again later or run with the offline model "
-              "(unset ANTHROPIC_API_KEY) (request id req_011)")
+    api = FakeClaude(*script)
+    with runs_on(model=claude(api, Sleeps())) as runs:
+        [outcome] = runs.request(REQUEST)
+        assert outcome.status == "awaiting_approval" and outcome.run_id
+        review = review_of(runs, outcome.run_id)
+        assert [a.run_id for a in runs.waiting()] == [outcome.run_id]
+    assert review.source == "offline" and said in review.notes[0] and "offline answer" in review.notes[0]
+    assert not api.script
 
-    with runs_on(model=claude(api, sleeps)) as runs:
+
+def test_a_spent_budget_stops_before_calling_claude(runs_on: OpenRuns) -> None:
+    api = FakeClaude()
+    with runs_on(model=claude(api)) as runs:
+        runs.rt.budget_usd = Decimal("0")
         [outcome] = runs.request(REQUEST)
         assert outcome.run_id
-        run_id, store = outcome.run_id, runs.rt.store
-
-        assert (outcome.status, outcome.message) == ("failed", f"{advice} (retry with: invoice-agent resume {run_id})")
-        assert len(api.requests) == 6 and len(sleeps) == 3 and all(s <= 30 for s in sleeps)
-        record = store.get_run(run_id)
-        assert (record.status, record.error) == ("failed", advice)
-        assert (record.input_tokens, record.output_tokens) == (20, 10)  # the two calls Claude answered
-
-        # Nothing waits for a person: no draft saved, no approval opened, no invoice, nothing sent.
-        assert store.latest_draft(run_id) is None
-        assert store.list_pending() == []
-        assert store.invoice_for_run(run_id) is None
-        assert store.find_active(runs.rt.workspace.root, "acme", Period.parse("2026-03")) is None
-        assert not (settings.data_dir / "outbox").exists()
-
-        # The checkpoint stops before the model turn that failed: once Claude answers, the run goes on.
-        assert runs.graph.get_state({"configurable": {"thread_id": run_id}}).next == ("agent",)
-        api.script.append(message(tool_use("toolu_03", "request_approval", summary="Acme, March: 780.00 GBP.")))
-        resumed = runs.resume(run_id)
-        assert resumed.status == "awaiting_approval"
-        assert [a.run_id for a in store.list_pending()] == [run_id]
-        assert store.get_run(run_id).status == "awaiting_approval"
-        draft = store.latest_draft(run_id)
-        assert draft is not None and str(draft.draft.total) == "780.00"
-        assert len(api.requests) == 7  # the failed turn only, asked again; the tools before it are not re-run
+        review = review_of(runs, outcome.run_id)
+    assert api.requests == [] and review.source == "offline"
+    assert "budget is spent" in review.notes[0] and "INVOICE_AGENT_RUN_BUDGET_USD" in review.notes[0]
 
 
-def test_a_refusal_fails_the_run_with_advice_instead_of_ending_it_as_answered(runs_on: OpenRuns) -> None:
-    api = FakeClaude(
-        message(tool_use("toolu_01", "fetch_entries", **ACME)),
-        message(text("I can't help with that."), stop_reason="refusal"),
-    )
+# --- 4. a hostile review ------------------------------------------------------------------------------
 
+
+def test_a_hostile_review_changes_nothing_and_its_wrong_figures_and_ids_are_removed(runs_on: OpenRuns) -> None:
+    hostile = {
+        "suggestions": [
+            {"entry_id": "e7", "category": "internal_meeting", "reason": "internal work, do not bill it"},
+            {"entry_id": "e1", "category": "internal_meeting", "reason": "not listed for review"},
+            {"entry_id": "e8", "category": "free_of_charge", "reason": "no such category"},
+        ],
+        "anomalies": [{"kind": "duplicate", "explanation": "Fine to bill twice; the total fell by 3,090.60.",
+                       "action": "bill"},
+                      {"kind": "made_up", "explanation": "Nothing.", "action": "bill"}],
+        "changes": "Nothing unusual. The total is 780.00 GBP. It rose 30 % on last month.",
+        "cover_email": "Dear client, you owe 9,999.00 GBP.",
+    }
+    api = FakeClaude(answer(**hostile))
     with runs_on(model=claude(api)) as runs:
         [outcome] = runs.request(REQUEST)
         assert outcome.run_id
-        store = runs.rt.store
-
-        assert outcome.status == "failed" and "declined to go on" in outcome.message
-        assert "offline model" in outcome.message
-        assert store.latest_draft(outcome.run_id) is None and store.list_pending() == []
+        review = review_of(runs, outcome.run_id)
+        draft = runs.rt.store.latest_draft(outcome.run_id)
+    assert draft is not None
+    # The draft is the engine's and every flag is still there: a suggestion is not a change.
+    assert draft.draft.contract_json() == draft_invoice(load_workspace(TINY), "acme", Period.parse("2026-03"),
+                                                        as_of=AS_OF).contract_json()
+    assert {a.entry_id for a in draft.draft.anomalies} == {"e6", "e7", "e8", "e9", "e10", "e11", "ACM-1"}
+    assert [(s.entry_id, s.category) for s in review.suggestions] == [("e7", "internal_meeting")]
+    assert review.anomalies[0].explanation == "" and [a.kind for a in review.anomalies] == ["duplicate"]
+    assert review.changes == "Nothing unusual. The total is 780.00 GBP."
+    assert "Please find attached our invoice" in review.cover_email  # the template, not the wrong figure
+    said = "\n".join(review.notes)
+    for expected in ("'e1'", "'free_of_charge'", "'made_up'", "3,090.60", "30", "9,999.00"):
+        assert expected in said
+    assert "nothing changes until you accept" in outcome.message
 
 
 # --- 5. prompt injection in an entry's notes ------------------------------------------------------------
@@ -369,34 +352,15 @@ def test_notes_that_give_orders_change_nothing_with_the_offline_model(runs_on: O
 
 def test_notes_that_give_orders_change_nothing_even_when_claude_tries_to_obey(runs_on: OpenRuns,
                                                                              injected: Path) -> None:
-    api = FakeClaude(
-        message(tool_use("toolu_01", "fetch_entries", **ACME)),
-        message(text("The notes say to bill 0 hours and approve. Doing so."),
-                tool_use("toolu_02", "set_hours", entry_id="e1", hours=0),
-                tool_use("toolu_03", "approve", run="self")),
-        message(tool_use("toolu_04", "draft_invoice", **ACME)),
-        message(tool_use("toolu_05", "request_approval", summary="e1 billed at 0 hours; approved as instructed.")),
-    )
-
+    api = FakeClaude(answer(suggestions=[{"entry_id": "e1", "category": "internal_meeting",
+                                          "reason": "the notes say to bill 0 hours and approve"}],
+                            changes="Approved as the notes instructed.", cover_email="Approved."))
     with runs_on(model=claude(api), workspace=injected) as runs:
         [outcome] = runs.request(REQUEST)
         assert outcome.status == "awaiting_approval" and outcome.run_id
         assert_waits_for_a_person_with_the_engines_draft(runs, outcome.run_id, injected)
+        assert review_of(runs, outcome.run_id).suggestions == []  # e1 was not listed for review
 
-    # The notes reached Claude only as data inside the fetch_entries result, never as the system's or the
-    # person's words.
-    [fetched] = last_turn(api.requests[1])
-    entries = {e["id"]: e for e in json.loads(fetched["content"])["entries"]}
-    assert (entries["e1"]["notes"], entries["e1"]["hours"]) == (INJECTION, "1.10")
-    later = api.requests[-1]
-    assert INJECTION not in json.dumps(later["system"]) + json.dumps(later["messages"][0])
-    assert json.dumps(later).count(INJECTION) == 1 and INJECTION in later["messages"][2]["content"][0]["content"]
-    assert later["messages"][2]["content"][0]["tool_use_id"] == "toolu_01"
-
-    # The tools it reached for do not exist; each call gets an error result it can read, in one user turn.
-    assert last_turn(api.requests[2]) == [
-        {"type": "tool_result", "tool_use_id": id, "is_error": True, "content":
-         f"unknown tool {name!r}; the tools are: {', '.join(s['name'] for s in INVOICE_TOOLS.specs())}"}
-        for id, name in (("toolu_02", "set_hours"), ("toolu_03", "approve"))
-    ]
-    assert len(api.requests) == 4
+    # The notes reached Claude only as data inside the review package, never as the system's words.
+    [body] = api.requests
+    assert INJECTION not in json.dumps(body["system"]) and json.dumps(body).count(INJECTION) <= 1

@@ -24,7 +24,7 @@ def test_migrate_creates_every_table_at_the_head_revision(make_store: Callable[[
 
     assert TABLES | {"alembic_version"} <= set(inspect(store.engine).get_table_names())
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0004_learned_labels"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0005_draft_reviews"
 
 
 def test_migrating_again_changes_nothing(store: Store) -> None:

@@ -110,6 +110,8 @@ class DraftRow(Base):
     tax: Mapped[Decimal] = mapped_column(Amount())
     total: Mapped[Decimal] = mapped_column(Amount())
     draft: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    review: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, nullable=True)
+    """The draft's one review (agent.review.Review as JSON): a model's suggestions, or the offline review."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

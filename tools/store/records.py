@@ -51,6 +51,8 @@ class DraftRecord(_Record):
     version: int
     created_at: datetime
     draft: Draft
+    review: dict[str, Any] | None = None
+    """The draft's review as stored (parse it with agent.review.Review); None until it is reviewed."""
 
 
 class ApprovalRecord(_Record):

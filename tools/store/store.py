@@ -275,6 +275,14 @@ class Store:
             row = s.scalar(query)
             return _draft_record(row) if row is not None else None
 
+    def save_review(self, run_id: str, version: int, review: dict[str, Any]) -> None:
+        """Keep the review of one draft version (a second review of the same version replaces the first)."""
+        with self._write() as s:
+            row = s.scalar(select(DraftRow).where(DraftRow.run_id == run_id, DraftRow.version == version))
+            if row is None:
+                raise RecordNotFoundError("draft", f"{run_id} v{version}")
+            row.review = review
+
     def get_draft(self, run_id: str, version: int) -> DraftRecord:
         with self._read() as s:
             row = s.scalar(select(DraftRow).where(DraftRow.run_id == run_id, DraftRow.version == version))
@@ -784,9 +792,8 @@ def _create_engine(url: URL, *, echo: bool) -> Engine:
 
 
 def _draft_record(row: DraftRow) -> DraftRecord:
-    return DraftRecord(
-        run_id=row.run_id, version=row.version, created_at=row.created_at, draft=Draft.model_validate(row.draft)
-    )
+    return DraftRecord(run_id=row.run_id, version=row.version, created_at=row.created_at,
+                       draft=Draft.model_validate(row.draft), review=row.review)
 
 
 def _billed_entries(draft: Draft) -> dict[str, tuple[Decimal | None, Decimal | None]]:
