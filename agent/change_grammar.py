@@ -31,7 +31,7 @@ from decimal import Decimal
 from tools.domain import Workspace
 from tools.drafts import Draft, EntryDecision
 from tools.money import format_quantity
-from tools.toolbox import Revisions
+from tools.revisions import Revisions
 
 __all__ = ["CANNOT_HOURS", "CANNOT_RATES", "DraftBook", "Grammar", "Part", "Reading", "split_parts"]
 

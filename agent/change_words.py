@@ -34,7 +34,7 @@ from graph.runs import change_problems
 from tools.domain import Workspace
 from tools.drafts import Draft
 from tools.money import format_quantity
-from tools.toolbox import Revisions
+from tools.revisions import Revisions
 
 __all__ = ["CANNOT_HOURS", "CANNOT_RATES", "ChangeProposal", "ModelChange", "ModelChanges", "read_changes"]
 

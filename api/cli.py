@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from agent.change_words import read_changes
 from agent.review import Review
+from agent.structured import OFFLINE
 from api.cli_args import iso_date, settings_of
 from api.cli_ask import COMMANDS as ASK_COMMANDS
 from api.cli_ask import add_parsers as add_ask_parsers
@@ -31,10 +33,10 @@ from tools.drafts import draft_invoice
 from tools.errors import InvoiceAgentError
 from tools.periods import Period
 from tools.render import render_draft
+from tools.revisions import Revisions
 from tools.sources import commands as source_commands
 from tools.store import Store
 from tools.store.tokens import ROLES, ApiTokens
-from tools.toolbox import Revisions
 from tools.workspace import load_workspace
 
 
@@ -235,12 +237,25 @@ def _revise_in_words(args: argparse.Namespace, explicit: Revisions) -> int:
         if changes == Revisions():
             print("nothing was changed")
             return 1
-        if not (args.yes or _confirmed("apply these changes? [y/N] ")):
+        if proposal.source != OFFLINE:  # a model read the words: a person sees its reading before it applies
+            if not _confirmed(f"{proposal.source} read part of these words; apply the changes above? [y/N] "):
+                print(f"\nnothing was changed: {proposal.source} read part of these words, so they apply only when "
+                      f"confirmed at a terminal, or as explicit changes:\n  {_as_flags(args.run, changes)}")
+                return 0
+        elif not (args.yes or _confirmed("apply these changes? [y/N] ")):
             print("\nnothing was changed yet: to apply these changes, run the same command again with --yes")
             return 0
         decision = Decision(action="request_changes", actor=settings_of(args).actor, reason=args.reason or args.say,
                             changes=changes)
         return _report(runs, runs.decide(args.run, decision, progress=_say))
+
+
+def _as_flags(run_id: str, changes: Revisions) -> str:
+    """The `revise` command that makes exactly these changes, with no words left to read."""
+    parts = [f"invoice-agent revise {run_id}", *(f"--drop {e}" for e in changes.drop),
+             *(f"--category {e}={c}" for e, c in changes.categories.items()),
+             *(f"--describe {shlex.quote(f'{old}={new}')}" for old, new in changes.descriptions.items())]
+    return " ".join(parts)
 
 
 def _confirmed(question: str) -> bool:

@@ -105,7 +105,13 @@ def _suggest(args: argparse.Namespace) -> int:
         print(f"\nNothing was written: the bundled demo workspace is read-only. Copy {DEMO_WORKSPACE} and pass "
               "--workspace DIR to write rules.")
         return 0
-    if args.write or _confirmed(path):
+    read_by_model = [r for r in suggestion.rules if r.source != OFFLINE]
+    if read_by_model and not _confirmed(path):  # a person sees a model's reading before it is written
+        print(f"\nNothing was written: {read_by_model[0].source} read {len(read_by_model)} of these rules, so they "
+              "are written only when confirmed at a terminal (--write is not enough); or say them in words the "
+              "grammar reads.")
+        return 0
+    if read_by_model or args.write or _confirmed(path):
         written = write_suggestion(workspace, suggestion)
         print(f"\nWrote {len(suggestion.rules)} change(s) to {written}; the other clients are as they were.")
         return 0

@@ -1,8 +1,8 @@
-"""Draft replayed invoices through the real graph (agent + tools + store) with any `Model`.
+"""Draft replayed invoices through the real graph (draft, review, store, checkpoints) with any `Model`.
 
 Each draft is one run of `InvoiceRuns.start` on a throwaway data folder; the draft is the one the run saved
-for approval. Slower than `engine_drafter` (a store and checkpoints per run), so evals use it for the
-Claude model, and tests use it on a few invoices to show the offline agent drafts what the engine does.
+for approval. Slower than `engine_drafter` (a store and checkpoints per run): tests use it on a few
+invoices to show that the graph drafts exactly what the engine does, whoever reviews.
 """
 
 from __future__ import annotations

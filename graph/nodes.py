@@ -29,8 +29,8 @@ from tools.drafts import Draft, DraftContext
 from tools.invoices import InvoiceDocument
 from tools.money import format_money
 from tools.periods import Period
+from tools.revisions import Revisions, build_draft
 from tools.store import Store
-from tools.toolbox import Revisions, build_draft
 
 
 class Decision(BaseModel):

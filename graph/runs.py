@@ -24,8 +24,8 @@ from tools.domain import Workspace
 from tools.drafts import Draft, already_invoiced
 from tools.errors import DomainError, InvoiceAgentError
 from tools.periods import Period
+from tools.revisions import Revisions
 from tools.store import RecordNotFoundError
-from tools.toolbox import Revisions
 
 Progress = Callable[[str], None]
 

@@ -17,7 +17,7 @@ class InvoiceRunState(TypedDict, total=False):
     """agent.requests.LeaveOut dumps: what the request asked to leave out ("excluding travel"); each review
     proposes the matching entries as drops for a person to confirm."""
     revisions: dict[str, Any]
-    """tools.toolbox.Revisions dump: the reviewer's drops, categories and line descriptions."""
+    """tools.revisions.Revisions dump: the reviewer's drops, categories and line descriptions."""
     draft_version: int
     summary: str
     decision: dict[str, Any]

@@ -17,7 +17,7 @@ from api.schemas import ApprovalsPublic, ChangesCreate, RejectCreate, RunId, Run
 from api.views import approval_of, inbox_view, run_view
 from graph.nodes import Decision
 from graph.runs import InvalidChangesError, RunNotWaitingError, change_problems
-from tools.toolbox import Revisions
+from tools.revisions import Revisions
 
 router = APIRouter(prefix="/approvals", tags=["approvals"])
 

@@ -353,7 +353,7 @@ def test_a_hostile_answer_loses_each_sentence_quoting_a_wrong_figure_and_says_so
     assert answer.text == f"The draft comes to {format_money(northwind.total)} {northwind.currency}."
     assert answer.source == "scripted" and answer.figures_checked
     assert len(answer.notes) == 2
-    assert f"quotes {wrong_percent}," in answer.notes[0] and f"quotes {wrong_total}," in answer.notes[1]
+    assert f"quotes {wrong_percent}%," in answer.notes[0] and f"quotes {wrong_total}," in answer.notes[1]
 
 
 def test_figures_in_notes_people_typed_are_shown_as_data_but_never_allowed(demo: Workspace, northwind: Draft) -> None:
@@ -429,3 +429,14 @@ def test_the_models_context_stays_small_for_every_client_and_a_broad_question(
         assert len(json.dumps(context, ensure_ascii=False, separators=(",", ":"))) <= MAX_CONTEXT_CHARS, client
         assert context["draft"]["total"] == format_money(draft.total)
         assert context["held"]["count"] == len(draft.held)
+
+
+def test_a_percentage_is_vouched_for_only_by_a_percentage(demo: Workspace, northwind: Draft) -> None:
+    held = next(a for a in northwind.held if "30 hours" in a.message)  # te-07431: "30 hours: an entry must..."
+    model = scripted("Northwind is up 30 % on September. One entry logs 30 hours in a day.", [held.entry_id])
+
+    answer = answer_question(demo, northwind, f"what about {held.entry_id}?", model=model)
+
+    assert answer.text == "One entry logs 30 hours in a day."
+    assert answer.notes == ["removed from the model's answer: 'Northwind is up 30 % on September.' (it quotes 30%, "
+                            "which the draft does not have)"]

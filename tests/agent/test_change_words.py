@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from agent.change_words import CANNOT_HOURS, CANNOT_RATES, ChangeProposal, read_changes
+from agent.change_words import CANNOT_HOURS, CANNOT_RATES, ChangeProposal, ModelChange, ModelChanges, read_changes
 from agent.testing import ScriptedModel, call, turn
 from api.cli import main
 from api.settings import Settings
@@ -21,8 +21,8 @@ from tests.builders import entry, workspace
 from tools.domain import Category, Workspace
 from tools.drafts import Draft, DraftContext, draft_invoice
 from tools.periods import Period
+from tools.revisions import Revisions, build_draft
 from tools.store import Store
-from tools.toolbox import Revisions, build_draft
 
 PERIOD = Period.parse("2026-03")
 AS_OF = date(2026, 4, 1)
@@ -439,3 +439,18 @@ def test_revise_say_at_a_terminal_applies_only_on_a_yes(
 
     assert code == 0 and "apply these changes? [y/N]" in capsys.readouterr().out
     assert ("e8" not in {i for ln in latest(waiting_run).lines for i in ln.entry_ids}) == applied
+
+
+def test_words_claude_read_never_apply_without_a_person_seeing_them_even_with_yes(
+    waiting_run: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reading = ModelChanges(changes=[ModelChange(part=1, action="drop", entry_ids=["e8"])])
+    model = ScriptedModel([turn(call("propose_changes", **reading.model_dump()))], name="claude-test")
+    monkeypatch.setattr("api.wiring.choose_model", lambda *args: model)
+    before = latest(waiting_run)
+    code = main(["revise", waiting_run, "--say", "scrap whatever Bob did on the api", "--yes"])
+    out = capsys.readouterr().out
+
+    assert code == 0 and "drop e8" in out and len(model.calls) == 1
+    assert f"as explicit changes:\n  invoice-agent revise {waiting_run} --drop e8" in out
+    assert latest(waiting_run) == before

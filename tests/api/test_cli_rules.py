@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.testing import ScriptedModel, call, turn
 from api import cli_rules
 from api.cli import main
 
@@ -129,3 +130,15 @@ def test_the_bundled_demo_is_previewed_but_never_written(capsys: pytest.CaptureF
     assert "- Account & client meetings" in out and "(removed)" in out
     assert "Nothing was written: the bundled demo workspace is read-only" in out
     assert (DEMO_WORKSPACE / "clients.yaml").read_bytes() == before
+
+
+def test_rules_a_model_read_are_not_written_by_write_alone(
+        capsys: pytest.CaptureFixture[str], tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    answer = {"rules": [{"kind": "cap", "words": "never let it go past 1,000", "amount": "1000"}]}
+    model = ScriptedModel([turn(call("suggest_rules", **answer))], name="claude-test")
+    monkeypatch.setattr(cli_rules, "choose_model", lambda *args: model)
+    before = (tiny / "clients.yaml").read_bytes()
+    code, out, _ = suggest(capsys, tiny, "never let it go past 1,000", "--write")
+    assert code == 0 and len(model.calls) == 1
+    assert "Nothing was written: claude-test read 1 of these rules" in out
+    assert (tiny / "clients.yaml").read_bytes() == before

@@ -16,8 +16,8 @@ from graph.nodes import Decision
 from graph.runs import InvoiceRuns, RunNotWaitingError
 from tests.graph.conftest import OpenRuns
 from tools.connectors.local_ledger import LocalLedger
+from tools.revisions import Revisions
 from tools.store import DatabaseUnavailableError
-from tools.toolbox import Revisions
 
 APPROVE = Decision(action="approve", actor="ann@firm")
 EXPECTED = json.loads((Path(__file__).parents[1] / "fixtures/tiny/answers/acme-2026-03.json").read_text())

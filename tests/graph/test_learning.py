@@ -19,8 +19,8 @@ from graph.nodes import Decision
 from tools.demo import WORKSPACE_DIR
 from tools.drafts import EntryDecision
 from tools.periods import Period
+from tools.revisions import Revisions
 from tools.store import Store
-from tools.toolbox import Revisions
 
 SEPTEMBER_NOTE = "te-90001", "2026-09-15", "buzzed their CMO about launch timing"
 OCTOBER_NOTE = "te-90002", "2026-10-14", "buzzed their CMO about the Q4 launch"
