@@ -107,8 +107,8 @@ class Review(BaseModel):
     def by_model(self) -> bool:
         return self.source != OFFLINE
 
-    def render(self) -> str:
-        """The review as a person reads it in a terminal."""
+    def render(self, run_id: str = "RUN") -> str:
+        """The review as a person reads it in a terminal (with the command that accepts its suggestions)."""
         whose = "offline review (templates and computed figures)" if not self.by_model else (
             f"review by {self.source}: suggestions only, nothing changes until you accept")
         out = [f"{whose}:"]
@@ -122,7 +122,7 @@ class Review(BaseModel):
         if self.suggestions or self.proposed_drops:
             accept = " ".join([*(f"--category {s.entry_id}={s.category}" for s in self.suggestions),
                                *(f"--drop {entry}" for entry in self.proposed_drops)])
-            out.append(f"  to accept: invoice-agent revise RUN {accept}")
+            out.append(f"  to accept: invoice-agent revise {run_id} {accept}")
         return "\n".join(out)
 
     def gist(self) -> str:
@@ -283,31 +283,30 @@ def _checked(answer: ReviewAnswer, package: dict[str, Any], figures: set[Decimal
     listed = {e["id"]: e for e in package["entries"]}
     kinds = {a["kind"] for a in package["anomalies"]}
     notes: list[str] = []
-    suggestions = []
+
+    def checked(text: str, where: str) -> str:
+        kept, removed = keep_checked(text, figures, where)
+        notes.extend(removed)
+        return kept
+
+    suggestions: dict[str, CategorySuggestion] = {}
     for s in answer.suggestions:
         if s.entry_id not in listed or s.category not in catalogue:
             notes.append(f"dropped a suggestion for {s.entry_id!r}: " + (
                 "not an entry this review listed" if s.entry_id not in listed
                 else f"no category {s.category!r}"))
-            continue
-        if s.category == listed[s.entry_id]["category"]:
-            continue  # agreeing with the draft is not a suggestion
-        reason, removed = keep_checked(s.reason, figures, f"reason for {s.entry_id}")
-        suggestions.append(s.model_copy(update={"reason": reason}))
-        notes += removed
+        elif s.category != listed[s.entry_id]["category"] and s.entry_id not in suggestions:  # one per entry;
+            # agreeing with the draft is not a suggestion
+            suggestions[s.entry_id] = s.model_copy(update={"reason": checked(s.reason, f"reason for {s.entry_id}")})
     advice = []
     for a in answer.anomalies:
-        if a.kind not in kinds:
+        if a.kind in kinds:
+            advice.append(a.model_copy(update={"explanation": checked(a.explanation, f"explanation of {a.kind}")}))
+        else:
             notes.append(f"dropped advice on {a.kind!r}: the draft has no anomaly of that kind")
-            continue
-        explanation, removed = keep_checked(a.explanation, figures, f"explanation of {a.kind}")
-        advice.append(a.model_copy(update={"explanation": explanation}))
-        notes += removed
-    changes, removed = keep_checked(answer.changes, figures, "account of the changes")
-    notes += removed
-    email, removed = keep_checked(answer.cover_email, figures, "cover email")
-    notes += removed
-    return ReviewAnswer(suggestions=suggestions, anomalies=advice, changes=changes, cover_email=email), notes
+    return ReviewAnswer(suggestions=list(suggestions.values()), anomalies=advice,
+                        changes=checked(answer.changes, "account of the changes"),
+                        cover_email=checked(answer.cover_email, "cover email")), notes
 
 
 def review_draft(model: Model | None, workspace: Workspace, draft: Draft, *, meter: Meter | None = None,

@@ -173,7 +173,7 @@ def _report(runs: InvoiceRuns, outcome: RunOutcome) -> int:
             print()
             print(render_draft(record.draft))
             if record.review is not None:
-                print("\n" + Review.model_validate(record.review).render().replace("RUN", outcome.run_id))
+                print("\n" + Review.model_validate(record.review).render(outcome.run_id))
         print(f"\nsummary: {outcome.message}")
         print(f"waiting for approval: {outcome.run_id}")
         return 0

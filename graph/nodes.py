@@ -117,7 +117,7 @@ class InvoiceRunNodes:
         self.rt.store.update_run(run_id, status="awaiting_approval")
         by = "offline review" if not review.by_model else f"review by {review.source}"
         said = [f"{by}: {len(review.suggestions)} category suggestion(s), {len(review.anomalies)} kind(s) of "
-                f"anomaly explained, {len(review.notes)} note(s)"]
+                f"anomaly explained", *(f"note: {note}" for note in review.notes)]
         if proposed:
             said.append(f"the request asked to leave out {len(proposed)} entries: proposed for you to confirm")
         return {"status": "awaiting_approval", "summary": approval_summary(record.draft, review), "progress": said}
