@@ -143,8 +143,8 @@ class Store:
     # ------------------------------------------------------------------------------------------------
     # Schema
 
-    def migrate(self, revision: str = "head") -> None:
-        """Bring the schema up to `revision` with the Alembic migrations shipped in this package."""
+    def migrate(self, revision: str = "heads") -> None:
+        """Bring the schema up to `revision` (default: every head) with the Alembic migrations of this package."""
         from alembic import command
         from alembic.config import Config
 
