@@ -58,6 +58,7 @@ from tools.domain import (
     Workspace,
 )
 from tools.errors import DomainError, WorkspaceError
+from tools.files import read_workspace_text
 from tools.money import CENT, D, format_money, format_quantity
 from tools.periods import Period
 from tools.rule_preview import Preview, last_period, preview_terms
@@ -384,7 +385,7 @@ def _merge(client: Client, s: SuggestedRule) -> tuple[Client, str | None]:
 def _candidate(workspace: Workspace, before: Client, after: Client) -> str:
     """The clients.yaml that holds `after`, checked by the workspace loader (raises `WorkspaceError`)."""
     root = Path(workspace.root)
-    text = (root / CLIENTS_FILE).read_text(encoding="utf-8")
+    text = read_workspace_text(root / CLIENTS_FILE)
     candidate = clients_yaml_with(text, before.id, changed_terms(before, after))
     loaded = load_with_clients_yaml(root, candidate).client(before.id)
     if loaded.model_dump() != after.model_dump():

@@ -5,8 +5,9 @@
 
 Routes (every one but /health needs a bearer token; see api.auth):
 
-    POST /runs                           start drafting (background); 202 with the run ids
+    POST /runs                           queue drafting (workers draft); 202 with the jobs and their run ids
     GET  /runs/{id}                      status, draft version, decision, invoice, audit log
+    GET  /jobs/{id}                      a queued run: queued, running, done or failed, and its run id
     POST /runs/{id}/resume               finish a run that stopped after its decision
     GET  /approvals                      drafts waiting, oldest first
     POST /approvals/{id}/approve         (approver) number, push and send the invoice
@@ -33,6 +34,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from agent.model import Model
+from api import limits
 from api.background import RunService
 from api.errors import install_error_handlers
 from api.notify import Notifier
@@ -42,6 +44,7 @@ from api.routers import (
     collections,
     drafts,
     invoices,
+    jobs,
     meta,
     metrics,
     review,
@@ -50,13 +53,14 @@ from api.routers import (
     webhooks,
 )
 from api.scheduler import Ticker
+from api.sessions import keep_in_store
 from api.settings import Settings, get_settings
 from graph.collections import run_tick
 from tools.connectors.ledger import Ledger
 
 __all__ = ["ROUTERS", "create_app"]
 
-ROUTERS = (runs.router, ask.router, approvals.router, drafts.router, invoices.router, collections.router,
+ROUTERS = (runs.router, jobs.router, ask.router, approvals.router, drafts.router, invoices.router, collections.router,
            metrics.router, meta.router)
 """Every router of the API, in the order of the document (tests fuzz each route of each)."""
 
@@ -72,6 +76,7 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None, 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.workers.start()  # this server's workers take queued runs (its own and other servers')
         ticker = None
         if service.settings.tick_every > 0:
             ticker = Ticker(lambda: run_tick(service.settings), service.settings.tick_every)
@@ -94,4 +99,6 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None, 
     for router in SIGNED_ROUTERS:
         app.include_router(router, include_in_schema=False)
     review.install(app)  # the review pages (HTML): outside ROUTERS and the OpenAPI document
+    keep_in_store(app, service.tokens)  # review sessions kept in the store: signing out ends them (api.sessions)
+    limits.install(app, service.settings)  # body size and failed authentications (api.limits): outermost
     return app

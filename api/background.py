@@ -1,16 +1,18 @@
-"""The server's engine room: one store, the run workers, decisions, and notices when a draft waits.
+"""The server's engine room: one store, the run queue and its workers, decisions, and notices when a draft waits.
 
-A run can take minutes (the model thinks, tools run), so POST /runs hands each run to a worker thread
-and answers at once with the run's id; GET /runs/{id} then reads the run's status from the store. The
-id is known the moment the graph records the run: the store tells the waiting request (see
-`_RunRecordingStore`). At most `Settings.run_workers` runs draft at once; past that a request is
-answered "busy" rather than queued, so an accepted run always starts now.
+A run can take minutes (the model thinks, tools run), so POST /runs queues a job per run in the store
+(`tools.store.jobs`) and answers at once: with the run's id when a worker takes the job within
+`start_wait` seconds (normally well under one), else with the job, queued (GET /jobs/{id} then gives its
+run). Workers claim jobs with a lease: this server's own (`Settings.run_workers` threads, `api.worker`)
+and any `invoice-agent worker` process on the same database; a worker that dies loses its jobs to
+another when their leases run out. So a request is never refused for want of a worker, and a run
+survives the process that accepted it.
 
 Each run and each decision gets its own `InvoiceRuns` (workspace read afresh, with the labels the store
 learned from people merged in by `api.wiring.open_runs`; its own checkpointer connection) over the one
-shared `Store`. Decisions are applied in the request: they are quick, and the
-caller must learn at once whether it won (LangGraph has no cross-process lock: the approvals row is the
-lock, see graph/runs.py).
+shared `Store`. Decisions are applied in the request: they are quick, and the caller must learn at once
+whether it won (LangGraph has no cross-process lock: the approvals row is the lock, see graph/runs.py).
+Resuming a stopped run (POST /runs/{id}/resume) happens on this server, at most `run_workers` at once.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, TimeoutError
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from agent.model import Model
@@ -31,6 +33,8 @@ from agent.select import choose_model
 from api.notify import Delivery, Notifier, WaitingDraft
 from api.settings import Settings
 from api.wiring import open_runs
+from api.worker import JobPolicy, RecordingStore, Workers
+from graph.checkpoints import prepare_checkpoints
 from graph.nodes import Decision
 from graph.runs import InvoiceRuns, RunNotWaitingError, RunOutcome, with_work
 from tools.clients import find_client
@@ -38,16 +42,17 @@ from tools.connectors.ledger import Ledger
 from tools.domain import Workspace
 from tools.errors import InvoiceAgentError
 from tools.periods import Period
-from tools.store import InvoiceRecord, RecordNotFoundError, RunRecord, Store
+from tools.store import InvoiceRecord, RecordNotFoundError, RunRecord
+from tools.store.jobs import JobRecord, Jobs
 from tools.store.tokens import ApiTokens
 from tools.workspace import load_workspace
 
-__all__ = ["BusyError", "RunService"]
+__all__ = ["BusyError", "QueuedRun", "RunService"]
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT = 30.0
-"""Seconds a request waits for its runs to be recorded (normally milliseconds)."""
+START_WAIT = 5.0
+"""Seconds POST /runs waits for a worker to record each run it queued (normally well under one)."""
 INTERRUPT_WAIT = 10.0
 """Seconds a decision waits for a draft just put in the inbox to be ready for it (normally milliseconds)."""
 RESUME_WAIT = 5.0
@@ -55,83 +60,31 @@ RESUME_WAIT = 5.0
 
 
 class BusyError(InvoiceAgentError):
-    """The server cannot start a run now: try again shortly."""
+    """The server cannot resume a run now: try again shortly."""
 
 
-class _RunRecordingStore(Store):
-    """The app's store: also tells the worker thread that started a run its id, as soon as it exists.
+@dataclass(frozen=True)
+class QueuedRun:
+    """One run asked for: its job in the queue, and the run as the request reports it."""
 
-    Needed because `InvoiceRuns.start` makes up the run's id itself; if it took one (`run_id=`), the
-    request could make the id and this class would go.
-    """
-
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
-        self._local = threading.local()
-
-    @contextmanager
-    def reporting_runs_to(self, report: Callable[[str], None]) -> Iterator[None]:
-        self._local.report = report
-        try:
-            yield
-        finally:
-            self._local.report = None
-
-    def create_run(
-        self,
-        workspace: str,
-        request: str,
-        *,
-        run_id: str | None = None,
-        client: str | None = None,
-        period: Period | None = None,
-        status: str = "running",
-    ) -> RunRecord:
-        record = super().create_run(workspace, request, run_id=run_id, client=client, period=period, status=status)
-        report: Callable[[str], None] | None = getattr(self._local, "report", None)
-        if report is not None:
-            report(record.id)
-        return record
+    job: JobRecord
+    outcome: RunOutcome
 
 
-@dataclass(eq=False)
-class _Ticket:
-    """One run being started: the request waits on it until the run is recorded (or ends, or fails)."""
-
-    target: Target
-    run_id: str | None = None
-    outcome: RunOutcome | None = None
-    error: BaseException | None = None
-    ready: threading.Event = field(default_factory=threading.Event)
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return self.target.client, str(self.target.period)
-
-    def recorded(self, run_id: str) -> None:
-        self.run_id = run_id
-        self.ready.set()
-
-    def ended(self, outcome: RunOutcome) -> None:
-        self.outcome = outcome
-        self.ready.set()
-
-    def failed(self, error: BaseException) -> None:
-        self.error = error
-        self.ready.set()
-
-    def started(self, timeout: float) -> RunOutcome:
-        """The run as the request reports it: running (most often), or how it ended if it already did."""
-        if not self.ready.wait(timeout):
-            raise BusyError(f"the run for {self.target.client} {self.target.period} did not start within "
-                            f"{timeout:.0f} s; look for it in a minute")
-        if self.run_id is not None:
-            return RunOutcome(run_id=self.run_id, client=self.target.client, period=str(self.target.period),
-                              status="running", message="drafting in the background; poll the run for its status")
-        if self.outcome is not None:
-            return self.outcome
-        assert self.error is not None
-        raise self.error
+def _reported(job: JobRecord, new: bool) -> RunOutcome:
+    """The run of a job as the request that queued it (new) or found it already queued reports it."""
+    run, status, message = job.run_id, job.outcome or job.status, job.message or job.error or ""
+    if not new and run is not None:
+        status = "exists"
+        message = (f"run {run} is already drafting this; nothing new was started" if not job.ended else
+                   f"run {run} drafted this ({job.outcome}); nothing new was started")
+    elif not job.ended and run is not None:
+        status, message = "running", "drafting in the background; poll the run for its status"
+    elif not job.ended:
+        status = "queued"
+        message = (f"queued as job {job.id}: a worker drafts it as soon as one is free; GET /jobs/{job.id} "
+                   "gives its run" if new else f"already queued as job {job.id}; nothing new was queued")
+    return RunOutcome(run_id=run, client=job.client, period=job.period, status=status, message=message)
 
 
 class RunService:
@@ -153,14 +106,18 @@ class RunService:
         self.notifier = notifier if notifier is not None else Notifier.from_settings(settings)
         self.workspace_root = load_workspace(settings.workspace).root  # a malformed workspace stops the start
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = _RunRecordingStore(settings.store_url())
+        self.store = RecordingStore(settings.store_url())
         self.store.migrate()
+        prepare_checkpoints(settings.database_url, settings.data_dir)  # once, under a lock, before any run
         self.tokens = ApiTokens(self.store)
-        self._workers = ThreadPoolExecutor(settings.run_workers, thread_name_prefix="invoice-run")
-        self._slots = threading.BoundedSemaphore(settings.run_workers)
+        self.jobs = Jobs(self.store)
+        self.workers = Workers(self.store, self.workspace_root, self.open_runs, concurrency=settings.run_workers,
+                               policy=JobPolicy.of(settings), after=self._after, changed=self._job_changed)
+        self.start_wait = START_WAIT
+        self._resumes = ThreadPoolExecutor(max(1, settings.run_workers), thread_name_prefix="invoice-resume")
+        self._slots = threading.BoundedSemaphore(max(1, settings.run_workers))
         self._notices = ThreadPoolExecutor(1, thread_name_prefix="invoice-notify")
-        self._lock = threading.Lock()
-        self._starting: dict[tuple[str, str], _Ticket] = {}
+        self._changes = threading.Condition()
         self._messages: dict[str, str] = {}
 
     @property
@@ -173,8 +130,9 @@ class RunService:
         return self._chosen
 
     def close(self) -> None:
-        """Let running runs and notices finish, then close the store."""
-        self._workers.shutdown(wait=True)
+        """Claim no more jobs; let running runs, resumes and notices finish; then close the store."""
+        self.workers.stop()
+        self._resumes.shutdown(wait=True)
         self._notices.shutdown(wait=True)
         self.store.close()
 
@@ -226,63 +184,54 @@ class RunService:
     def target(self, client: str, period: Period) -> Target:
         return Target(client=find_client(self.workspace(), client).id, period=period)
 
+    def queue(self, targets: list[Target], request: str, as_of: date, *,
+              requested_by: str | None = None) -> list[QueuedRun]:
+        """Queue a run per target (a client and period already queued or drafting is not queued twice); return
+        once a worker has recorded each run, or ended its job, or after `start_wait` seconds."""
+        asked = [self.jobs.enqueue(self.workspace_root, t.client, str(t.period), request, as_of=as_of,
+                                   leave_out=[x.model_dump(mode="json") for x in t.leave_out],
+                                   requested_by=requested_by)
+                 for t in targets]
+        self.workers.start()
+        self.workers.wake()
+        jobs = self._wait_recorded([job.id for job, _ in asked])
+        return [QueuedRun(job, _reported(job, new)) for job, (_, new) in zip(jobs, asked, strict=True)]
+
     def start(self, targets: list[Target], request: str, as_of: date) -> list[RunOutcome]:
-        """Start a run per target in the background; return once each is recorded (or found already under way)."""
-        tickets: list[_Ticket] = []
-        new: list[_Ticket] = []
-        with self._lock:
-            for target in targets:
-                ticket = self._starting.get((target.client, str(target.period)))
-                if ticket is None:
-                    ticket = _Ticket(target)
-                    new.append(ticket)
-                    self._starting[ticket.key] = ticket
-                tickets.append(ticket)  # the same client and period asked twice at once: one run
-            try:
-                self._take_slots(len(new))
-            except BusyError:
-                for ticket in new:
-                    del self._starting[ticket.key]
-                raise
-        for ticket in new:
-            self._workers.submit(self._run, ticket, request, as_of)
-        outcomes = []
-        for ticket in tickets:
-            outcome = ticket.started(START_TIMEOUT)
-            if ticket not in new and outcome.status == "running":
-                outcome = outcome.model_copy(update={
-                    "status": "exists",
-                    "message": f"run {outcome.run_id} is already drafting this; nothing new was started"})
-            outcomes.append(outcome)
-        return outcomes
+        """`queue`, reporting only each run (what webhooks start)."""
+        return [queued.outcome for queued in self.queue(targets, request, as_of)]
+
+    def job(self, job_id: str) -> JobRecord:
+        """The job, if it is one of this server's workspace."""
+        job = self.jobs.get(job_id)
+        if job.workspace != self.workspace_root:
+            raise RecordNotFoundError("job", job_id)
+        return job
+
+    def _wait_recorded(self, job_ids: list[str]) -> list[JobRecord]:
+        deadline = time.monotonic() + self.start_wait
+        while True:
+            jobs = self.jobs.get_many(job_ids)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or all(job.run_id is not None or job.ended for job in jobs):
+                return jobs
+            with self._changes:  # this process's workers say when; another process's are polled
+                self._changes.wait(min(remaining, 0.25))
+
+    def _job_changed(self) -> None:
+        with self._changes:
+            self._changes.notify_all()
 
     def _take_slots(self, wanted: int) -> None:
-        """Reserve `wanted` workers, all or none: an accepted run starts now instead of queueing."""
+        """Reserve `wanted` resume slots, all or none."""
         taken = 0
         while taken < wanted and self._slots.acquire(blocking=False):
             taken += 1
         if taken < wanted:
             for _ in range(taken):
                 self._slots.release()
-            raise BusyError(f"all {self.settings.run_workers} run workers are busy; try again in a minute "
+            raise BusyError(f"all {max(1, self.settings.run_workers)} resume slots are busy; try again in a minute "
                             "(or raise INVOICE_AGENT_RUN_WORKERS)")
-
-    def _run(self, ticket: _Ticket, request: str, as_of: date) -> None:
-        try:
-            with self.store.reporting_runs_to(ticket.recorded), self.open_runs(as_of) as runs:
-                outcome = runs.start(ticket.target.client, ticket.target.period, request,
-                                     leave_out=ticket.target.leave_out)
-            ticket.ended(outcome)
-            self._after(outcome)
-        except Exception as exc:
-            log.exception("run for %s %s failed", ticket.target.client, ticket.target.period)
-            if ticket.run_id is not None:
-                self._fail(ticket.run_id, exc)
-            ticket.failed(exc)
-        finally:
-            with self._lock:
-                self._starting.pop(ticket.key, None)
-            self._slots.release()
 
     def _fail(self, run_id: str, exc: Exception) -> None:
         try:
@@ -321,7 +270,7 @@ class RunService:
         within `wait` seconds, else None while it goes on. A run with nothing to resume raises at once."""
         self.run(run_id)
         self._take_slots(1)
-        future = self._workers.submit(self._resume, run_id)
+        future = self._resumes.submit(self._resume, run_id)
         try:
             return future.result(timeout=wait)
         except TimeoutError:

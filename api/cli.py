@@ -8,7 +8,7 @@ import shlex
 import sys
 import tempfile
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from agent.change_words import read_changes
@@ -24,6 +24,8 @@ from api.cli_labels import add_parsers as add_labels_parsers
 from api.cli_labels import with_stored_labels
 from api.cli_rules import COMMANDS as RULES_COMMANDS
 from api.cli_rules import add_parsers as add_rules_parsers
+from api.cli_worker import COMMANDS as WORKER_COMMANDS
+from api.cli_worker import add_parsers as add_worker_parsers
 from api.settings import DEMO_WORKSPACE
 from api.wiring import open_runs
 from graph.nodes import Decision
@@ -36,7 +38,7 @@ from tools.render import render_draft
 from tools.revisions import Revisions
 from tools.sources import commands as source_commands
 from tools.store import Store
-from tools.store.tokens import ROLES, ApiTokens
+from tools.store.tokens import ROLES, ApiTokens, parse_duration
 from tools.workspace import load_workspace
 
 
@@ -109,7 +111,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="approver: may start runs and decide; viewer: may only read")
     create.add_argument("--label", default=None,
                         help="whose token: decisions are recorded under this name (default: $USER)")
-    tokens.add_parser("list", help="list the tokens (never their secrets)")
+    create.add_argument("--expires-in", type=_token_lifetime, default=argparse.SUPPRESS, metavar="DURATION",
+                        help="e.g. 30d, 12h, 90m, 2w, or never (default: INVOICE_AGENT_TOKEN_EXPIRES_IN, else never)")
+    tokens.add_parser("list", help="list the tokens (never their secrets), with their expiry")
     revoke_token = tokens.add_parser("revoke", help="revoke a token by its id")
     revoke_token.add_argument("id")
     for sub in tokens.choices.values():
@@ -120,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     add_labels_parsers(commands, command)  # labels export
     add_rules_parsers(commands, command)  # rules suggest
     add_ask_parsers(commands, command)  # ask RUN "question"
+    add_worker_parsers(commands, command)  # worker: draft the runs queued over HTTP
     source_commands.register(commands, command)  # sync, import, sources
 
     _ledger_parser(commands)
@@ -347,18 +352,33 @@ def _token(args: argparse.Namespace) -> int:
         store.migrate()
         tokens = ApiTokens(store)
         if args.token_command == "create":
-            secret, record = tokens.create(args.role, args.label or settings.actor)
-            print(f"token {record.id}: {record.role} for {record.label!r}; it is shown only now", file=sys.stderr)
+            secret, record = tokens.create(args.role, args.label or settings.actor,
+                                           expires_in=vars(args).get("expires_in", settings.token_expires_in))
+            print(f"token {record.id}: {record.role} for {record.label!r}, {_expiry(record.expires_at)}; "
+                  "it is shown only now", file=sys.stderr)
             print(secret)
         elif args.token_command == "list":
             for record in tokens.list():
-                revoked = f"revoked {record.revoked_at:%Y-%m-%d %H:%M}" if record.revoked_at else "live"
+                state = (f"revoked {record.revoked_at:%Y-%m-%d %H:%M}" if record.revoked_at
+                         else "expired" if not tokens.live(record) else "live")
                 print(f"{record.id}  {record.role:<8} {record.label:<24} created {record.created_at:%Y-%m-%d %H:%M}"
-                      f"  {revoked}")
+                      f"  {_expiry(record.expires_at):<24}  {state}")
         else:
             record = tokens.revoke(args.id)
             print(f"token {record.id} ({record.role}, {record.label!r}) is revoked")
     return 0
+
+
+def _token_lifetime(text: str) -> timedelta | None:
+    """--expires-in: a duration (30d, 12h, 90m, 2w) or never."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _expiry(expires_at: datetime | None) -> str:
+    return "expires never" if expires_at is None else f"expires {expires_at:%Y-%m-%d %H:%M} UTC"
 
 
 def _sources(args: argparse.Namespace) -> int:
@@ -449,6 +469,7 @@ _COMMANDS = {
     **LABELS_COMMANDS,
     **RULES_COMMANDS,
     **ASK_COMMANDS,
+    **WORKER_COMMANDS,
     "sync": _sources, "import": _sources, "sources": _sources,
 }
 

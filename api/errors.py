@@ -3,7 +3,7 @@
     400 bad_request    a body that is not JSON
     401 unauthorized   no token, or an unknown or revoked one          (api.auth)
     403 forbidden      a viewer token asked to start or decide
-    404 not_found      no such run, draft or invoice                   RecordNotFoundError
+    404 not_found      no such run, job, draft or invoice              RecordNotFoundError
     409 conflict       the run is not waiting for a decision (already  RunNotWaitingError,
                        decided, still drafting, finished)              InvalidTransitionError, AlreadyBilledError
     422 unprocessable  a malformed request (`errors` lists each        RequestValidationError,
@@ -12,8 +12,8 @@
     502 interrupted    a step of the run failed (the ledger, the       RunInterruptedError, and any
                        email): what was decided is recorded; resume    other InvoiceAgentError
                        the run (POST /runs/{id}/resume)
-    503 unavailable    workers busy, database down, workspace broken   BusyError, DatabaseUnavailableError,
-                                                                       WorkspaceError
+    503 unavailable    resume slots busy, database down, workspace     BusyError, DatabaseUnavailableError,
+                       broken (a new run is queued, never refused)     WorkspaceError
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ __all__ = ["CODES", "install_error_handlers", "responses"]
 log = logging.getLogger(__name__)
 
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         409: "conflict", 422: "unprocessable", 500: "internal", 502: "interrupted", 503: "unavailable"}
+         409: "conflict", 413: "content_too_large", 422: "unprocessable", 429: "too_many_requests", 500: "internal",
+         502: "interrupted", 503: "unavailable"}
 
 # Most specific first: RunNotWaitingError and RunInterruptedError are DomainErrors too.
 _STATUS: list[tuple[type[InvoiceAgentError], int]] = [
@@ -58,7 +59,9 @@ _DESCRIPTIONS = {
     403: "The token's role does not allow this",
     404: "Not found",
     409: "The run is not in a state that allows this",
+    413: "The body is larger than the server accepts (INVOICE_AGENT_MAX_BODY_BYTES)",
     422: "The request is malformed (`errors` says where) or cannot be satisfied as it stands",
+    429: "Too many failed authentications from this address: wait as Retry-After says",
     502: "A step of the run failed (ledger, email, model); what was decided is recorded: resume the run",
     503: "The server cannot do this now (busy, or its database or workspace is unavailable)",
 }

@@ -74,12 +74,39 @@ RunCreate = Annotated[Annotated[RunFromText, Tag("text")] | Annotated[RunForClie
 
 
 class RunStartedPublic(BaseModel):
-    run_id: str | None
+    run_id: str | None = Field(description="the run, once a worker has recorded it (else poll GET /jobs/{job_id})")
     client: str | None
     period: str | None
-    status: str = Field(description="running (drafting in the background: poll GET /runs/{run_id}); exists (a "
-                                    "draft or invoice already covers this client and period: that run's id)")
+    status: str = Field(description="running (drafting in the background: poll GET /runs/{run_id}); queued "
+                                    "(every worker is busy: poll GET /jobs/{job_id} for its run); exists (a draft "
+                                    "or invoice already covers this client and period, or a run is drafting it: "
+                                    "that run's id); awaiting_approval, failed, ... (the run already got there)")
     message: str
+    job_id: str | None = Field(default=None, description="the queued job that drafts this run")
+
+
+class JobPublic(BaseModel):
+    """A run asked for, in the queue workers draft from."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    client: str
+    period: str
+    request: str
+    as_of: date
+    status: Literal["queued", "running", "done", "failed"] = Field(
+        description="queued (waiting for a worker), running (a worker holds it), done (its run drafted, or "
+                    "already existed), failed (`error` says why)")
+    attempts: int = Field(description="claims by workers so far (more than one: a worker stopped and another "
+                                      "took over)")
+    run_id: str | None = Field(description="the run it started or found (GET /runs/{run_id})")
+    outcome: str | None = Field(description="where its run was when the job ended: awaiting_approval, exists, ...")
+    message: str | None
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
 
 
 class RunsStartedPublic(BaseModel):

@@ -1,16 +1,24 @@
 """Starting and deciding invoice runs: what the CLI and the API call.
 
 One run drafts one client's invoice for one period (a request naming several clients starts several
-runs). The approvals table in the store is both the inbox and the lock: a decision first wins a
-compare-and-set on the run's approval row, then resumes the graph, so two people (or processes) deciding
-at once cannot both push.
+runs), and only one: the store records a run as the one active run of its client and period in the same
+transaction that creates it, so runs racing for one client and period start once and the others answer
+"exists" with the winner's id. The approvals table in the store is both the inbox and the lock: a decision
+first wins a compare-and-set on the run's approval row (recording who claimed it, when, and the decision),
+then resumes the graph, so two people (or processes) deciding at once cannot both push. A claim whose
+process died before the decision was recorded goes stale (`tools.store.leases`) and the next `approve` or
+`resume` finishes it, once.
+
+Whatever goes wrong inside a run (a model, a ledger, a bug) ends the same way: the run is recorded
+`failed` with what happened and `invoice-agent resume RUN`, and one of our errors says the same.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from langgraph.types import Command
@@ -25,9 +33,11 @@ from tools.drafts import Draft, already_invoiced
 from tools.errors import DomainError, InvoiceAgentError
 from tools.periods import Period
 from tools.revisions import Revisions
-from tools.store import RecordNotFoundError
+from tools.store import ApprovalRecord, RecordNotFoundError, RunAlreadyActiveError
 
 Progress = Callable[[str], None]
+
+log = logging.getLogger(__name__)
 
 
 class RunNotWaitingError(DomainError):
@@ -35,7 +45,8 @@ class RunNotWaitingError(DomainError):
 
 
 class RunInterruptedError(DomainError):
-    """A decided run stopped half-way (a ledger or mail failure); `resume` finishes it without repeating."""
+    """A run stopped half-way (a model, ledger, mail or unexpected failure, or Ctrl-C); it is recorded
+    `failed`, and `invoice-agent resume RUN` finishes it without repeating what was done."""
 
 
 class InvalidChangesError(DomainError):
@@ -98,12 +109,14 @@ class InvoiceRuns:
 
         `leave_out` (what the request asked to leave out) becomes proposed drops in the review."""
         client = self.rt.workspace.client(client_id)
-        existing = self.rt.store.find_active(self.rt.workspace.root, client.id, period)
-        if existing is not None:
+        run_id = uuid.uuid4().hex[:12]
+        try:  # the check and the insert are one transaction: of runs racing for this period, one is recorded
+            self.rt.store.create_run(self.rt.workspace.root, request, run_id=run_id, client=client.id,
+                                     period=period)
+        except RunAlreadyActiveError as exc:
+            existing = exc.active
             return RunOutcome(run_id=existing.run_id, client=client.id, period=str(period), status="exists",
                               message=f"{client.name}, {period}: {existing.describe()}; nothing new was started")
-        run_id = uuid.uuid4().hex[:12]
-        self.rt.store.create_run(self.rt.workspace.root, request, run_id=run_id, client=client.id, period=period)
         if progress:
             progress(f"run {run_id}: {client.name}, {period}")
         first = {
@@ -113,48 +126,138 @@ class InvoiceRuns:
         }
         try:
             state = self._drive(run_id, first, progress)
-        except InvoiceAgentError as exc:  # e.g. Claude unavailable: the run keeps its checkpoint for `resume`
-            self.rt.store.update_run(run_id, status="failed", error=str(exc))
+        except Exception as exc:  # e.g. Claude unavailable: the run keeps its checkpoint for `resume`
             return RunOutcome(run_id=run_id, client=client.id, period=str(period), status="failed",
-                              message=f"{exc} (retry with: invoice-agent resume {run_id})")
+                              message=self._failed(run_id, exc))
+        except KeyboardInterrupt as exc:  # stop here (no further targets), saying how to finish this one
+            raise RunInterruptedError(self._failed(run_id, exc)) from exc
         return RunOutcome(run_id=run_id, client=client.id, period=str(period), status=state.get("status", "?"),
                           message=state.get("outcome") or state.get("summary", ""))
 
     def decide(self, run_id: str, decision: Decision, *, progress: Progress | None = None) -> RunOutcome:
-        """Apply a person's decision to a run waiting for approval; exactly one decision wins."""
+        """Apply a person's decision to a run waiting for approval; exactly one decision wins.
+
+        A decision of the same kind whose process died before recording it (a stale claim) is finished
+        instead, once."""
         snapshot = self.graph.get_state(self._config(run_id))
         interrupts = list(getattr(snapshot, "interrupts", ()) or ())
         if not interrupts:
+            approval = self._approval(run_id)
+            if snapshot.next and approval is not None and approval.status == "resuming":
+                # the graph took a decision whose process died before `decide` recorded it: finish that one
+                self._take_over_for(run_id, decision, replace=False)
+                return self._continue(run_id, progress)
             raise RunNotWaitingError(f"run {run_id} is not waiting for approval ({self._status(run_id)})")
         if decision.action == "request_changes":
             self._check_changes(run_id, decision.changes)
-        if not self.rt.store.claim(run_id, expected_status="pending", new_status="resuming"):
+        payload = decision.model_dump(mode="json")
+        if not self.rt.store.claim(run_id, expected_status="pending", new_status="resuming", decision=payload):
+            self._take_over_for(run_id, decision)
+        return self._apply(run_id, interrupts[0].id, payload, progress)
+
+    def _take_over_for(self, run_id: str, decision: Decision, *, replace: bool = True) -> None:
+        """The approval is not pending: take over its claim if a process died holding it, before recording
+        its decision (the same kind of decision only; another kind must be finished by `resume` first).
+        With `replace`, `decision` becomes the claimed one (it is the one about to be applied)."""
+        approval = self._approval(run_id)
+        if approval is None or approval.status != "resuming":
             raise RunNotWaitingError(f"run {run_id} was already decided ({self._status(run_id)})")
+        earlier = approval.claimed_decision or {}
+        if earlier.get("action", decision.action) != decision.action:
+            raise RunNotWaitingError(
+                f"run {run_id} is being decided already: {earlier.get('actor')} chose {earlier.get('action')} "
+                f"and it is not finished; finish that with: invoice-agent resume {run_id}")
+        if self.rt.store.take_over(run_id, decision=decision.model_dump(mode="json") if replace else None) is None:
+            raise RunNotWaitingError(
+                f"run {run_id} was already decided and is being carried out by {approval.claimed_by} "
+                f"({self._status(run_id)}); if that process stopped, try again in {_spoken(self.rt.store.lease)} "
+                f"or run: invoice-agent resume {run_id}")
+
+    def _apply(self, run_id: str, interrupt_id: str, payload: dict[str, Any], progress: Progress | None) -> RunOutcome:
+        """Resume the graph at the approval interrupt with a claimed decision; any failure ends the run clean."""
         try:
-            state = self._drive(run_id, Command(resume={interrupts[0].id: decision.model_dump(mode="json")}), progress)
-        except InvoiceAgentError as exc:
-            self.rt.store.update_run(run_id, status="failed", error=str(exc))
-            raise RunInterruptedError(
-                f"{exc}. The decision is recorded; finish the run with: invoice-agent resume {run_id}"
-            ) from exc
+            state = self._drive(run_id, Command(resume={interrupt_id: payload}), progress)
+        except (Exception, KeyboardInterrupt) as exc:
+            if self._still_waiting(run_id):  # the decision never took: back to the inbox, nothing recorded
+                self.rt.store.claim(run_id, expected_status="resuming", new_status="pending")
+                raise RunInterruptedError(f"{_what(exc, 'approval')}; nothing was decided and the draft waits "
+                                          f"for approval again: invoice-agent approve {run_id}") from exc
+            raise RunInterruptedError(self._failed(run_id, exc, done="The decision is recorded")) from exc
         return RunOutcome(run_id=run_id, client=state.get("client"), period=state.get("period"),
                           status=state.get("status", "?"), message=state.get("outcome") or state.get("summary", ""))
 
     def resume(self, run_id: str, *, progress: Progress | None = None) -> RunOutcome:
-        """Continue a run that stopped mid-way (a crash after approval): finished steps are not repeated."""
+        """Continue a run that stopped mid-way (the model or a ledger failed, a process died): finished steps
+        are not repeated. A decision whose process died before it was recorded is finished as claimed."""
         snapshot = self.graph.get_state(self._config(run_id))
-        if not snapshot.next or getattr(snapshot, "interrupts", None):
+        interrupts = list(getattr(snapshot, "interrupts", ()) or ())
+        approval = self._approval(run_id)
+        if approval is not None and approval.status == "resuming":
+            claimed = self.rt.store.take_over(run_id)
+            if claimed is None:
+                raise RunNotWaitingError(f"run {run_id} is being carried out by {approval.claimed_by} right now "
+                                         f"({self._status(run_id)}); nothing to resume")
+            if interrupts:  # the decision was claimed, never recorded: apply it now
+                if claimed.claimed_decision is None:
+                    self.rt.store.claim(run_id, expected_status="resuming", new_status="pending")
+                    raise RunNotWaitingError(f"run {run_id} waits for approval again (the decision being made "
+                                             f"was lost): invoice-agent approve {run_id}")
+                if progress:
+                    progress(f"finishing {claimed.claimed_decision.get('actor')}'s decision "
+                             f"({claimed.claimed_decision.get('action')}): its process stopped before recording it")
+                return self._apply(run_id, interrupts[0].id, claimed.claimed_decision, progress)
+        if not snapshot.next or interrupts:
             raise RunNotWaitingError(f"run {run_id} has nothing to resume ({self._status(run_id)})")
         if set(snapshot.next) & {"draft", "review"}:  # not yet waiting: another run may have taken its place
-            values = snapshot.values
-            other = self.rt.store.find_active(self.rt.workspace.root, values["client"],
-                                              Period.parse(values["period"]), exclude_run=run_id)
+            other = self.rt.store.hold(run_id)
             if other is not None:
                 raise RunNotWaitingError(f"run {run_id} was superseded: {other.describe()}")
+        return self._continue(run_id, progress)
+
+    def _continue(self, run_id: str, progress: Progress | None) -> RunOutcome:
+        """Run the graph on from its checkpoint; any failure ends the run clean (`failed`, how to finish)."""
         self.rt.store.update_run(run_id, status="running", error="")
-        state = self._drive(run_id, None, progress)
+        try:
+            state = self._drive(run_id, None, progress)
+        except (Exception, KeyboardInterrupt) as exc:
+            raise RunInterruptedError(self._failed(run_id, exc)) from exc
         return RunOutcome(run_id=run_id, client=state.get("client"), period=state.get("period"),
-                          status=state.get("status", "?"), message=state.get("outcome") or "")
+                          status=state.get("status", "?"), message=state.get("outcome") or state.get("summary", ""))
+
+    def _failed(self, run_id: str, exc: BaseException, *, done: str = "") -> str:
+        """Record the run `failed` with what happened and how to finish it; that sentence, to show."""
+        step = self._stopped_at(run_id)
+        if not isinstance(exc, InvoiceAgentError | KeyboardInterrupt):
+            log.info("run %s failed at %s", run_id, step, exc_info=exc)
+        what = _what(exc, step)
+        message = (f"{what}. {done}; finish the run with: invoice-agent resume {run_id}" if done
+                   else f"{what}; finish with: invoice-agent resume {run_id}")
+        try:
+            self.rt.store.update_run(run_id, status="failed", error=message)
+            self.rt.store.release_claim(run_id)  # a decision claimed but not recorded: `resume` takes it at once
+        except InvoiceAgentError:  # the store itself is down: say so, the run's row will say "running"
+            log.warning("run %s failed and that could not be recorded", run_id, exc_info=True)
+        return message
+
+    def _stopped_at(self, run_id: str) -> str | None:
+        """The step the run stopped at (the next node its checkpoint would run), if it can be read."""
+        try:
+            return ", ".join(self.graph.get_state(self._config(run_id)).next) or None
+        except Exception:  # the checkpointer is what failed: the message says what happened without the step
+            return None
+
+    def _still_waiting(self, run_id: str) -> bool:
+        """True when the run's checkpoint still waits at the approval interrupt (the decision never took)."""
+        try:
+            return bool(getattr(self.graph.get_state(self._config(run_id)), "interrupts", ()))
+        except Exception:
+            return False
+
+    def _approval(self, run_id: str) -> ApprovalRecord | None:
+        try:
+            return self.rt.store.get_approval(run_id)
+        except RecordNotFoundError:
+            return None
 
     def _check_changes(self, run_id: str, changes: Revisions) -> None:
         """Refuse, before anything is claimed or recorded, changes naming what the waiting draft does not have:
@@ -173,6 +276,22 @@ class InvoiceRuns:
 
     def waiting(self) -> Iterator[Any]:
         yield from self.rt.store.list_pending()
+
+
+def _spoken(span: timedelta) -> str:
+    """A lease as a person says it: "5 minutes", "90 seconds"."""
+    seconds = round(span.total_seconds())
+    return f"{seconds // 60} minutes" if seconds >= 120 and seconds % 60 == 0 else f"{seconds} seconds"
+
+
+def _what(exc: BaseException, step: str | None) -> str:
+    """What happened, in one line: our errors say it themselves; anything else names the step and the error."""
+    if isinstance(exc, InvoiceAgentError):
+        return str(exc)
+    where = f"step {step}" if step else "the run"
+    if isinstance(exc, KeyboardInterrupt):
+        return f"{where} was stopped (Ctrl-C)"
+    return f"{where} failed unexpectedly: {type(exc).__name__}: {exc}"
 
 
 def with_work(workspace: Workspace, targets: list[Target], as_of: date) -> list[Target]:

@@ -1,12 +1,18 @@
 """Database fixtures shared by the store and collections tests: each test runs on a fresh SQLite file
 and on a fresh schema of the machine's PostgreSQL ($INVOICE_AGENT_TEST_POSTGRES, default
 postgresql+psycopg://postgres@127.0.0.1:5432/test). If PostgreSQL cannot be reached, that half skips and
-says why. Import the fixtures into a conftest and give it a `clock` fixture.
+says why on a developer's machine, and fails the run under CI (tests/conftest.py). Import the fixtures into a
+conftest and give it a `clock` fixture.
+
+`python -m tests.databases [--wait SECONDS]` says whether that server can be used (`make postgres` asks it).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +25,20 @@ from sqlalchemy.exc import OperationalError
 from tools.store import Store
 
 POSTGRES_URL = os.environ.get("INVOICE_AGENT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def unreachable(url: str = POSTGRES_URL, timeout: int = 5) -> str | None:
+    """Why the tests cannot use the PostgreSQL at `url`, or None when they can. The reason names PostgreSQL:
+    it is the skip's reason, and what a CI run that must not skip reports as missing."""
+    engine = create_engine(url, connect_args={"connect_timeout": timeout})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        return f"PostgreSQL unreachable at {make_url(url)}: {str(exc.orig).strip()}"
+    finally:
+        engine.dispose()
+    return None
 
 
 class Clock:
@@ -58,7 +78,7 @@ def fresh_database(prefix: str) -> Iterator[str]:
     try:
         admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:  # the machine's PostgreSQL is expected; say why if it is not there
-        pytest.skip(f"PostgreSQL unreachable at {admin_url}: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {make_url(POSTGRES_URL)}: {str(exc).strip()}")
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -70,14 +90,9 @@ def fresh_database(prefix: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 5})
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except OperationalError as exc:
-        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL}: {str(exc.orig).strip()}")
-    finally:
-        engine.dispose()
+    reason = unreachable()
+    if reason:
+        pytest.skip(reason)
     return POSTGRES_URL
 
 
@@ -110,3 +125,21 @@ def store(make_store: Callable[[], Store]) -> Store:
     store = make_store()
     store.migrate()
     return store
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit 0 once the tests' PostgreSQL answers (within --wait seconds), else 1 saying why on stderr."""
+    parser = argparse.ArgumentParser(prog="python -m tests.databases", description=main.__doc__)
+    parser.add_argument("--wait", type=float, default=0, help="keep trying this many seconds (default: once)")
+    parser.add_argument("--quiet", action="store_true", help="say nothing when it is down")
+    args = parser.parse_args(argv)
+    deadline = time.monotonic() + args.wait
+    while (reason := unreachable(timeout=3)) and time.monotonic() < deadline:
+        time.sleep(1)
+    if reason and not args.quiet:
+        print(reason, file=sys.stderr)
+    return 1 if reason else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

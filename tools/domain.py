@@ -11,9 +11,20 @@ from datetime import date, time
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from tools.money import ZERO
+from tools.numbering import check_number_format
 
 # ----------------------------------------------------------------------------------------------------
 # Problems found in data are values.
@@ -72,6 +83,72 @@ class Anomaly(BaseModel):
 
 
 # ----------------------------------------------------------------------------------------------------
+# Numbers as people write them: plain decimals within bounds no real invoice comes near.
+
+MAX_AMOUNT = Decimal(10) ** 9
+"""The largest amount (money, or an invoice line's quantity) a workspace may hold, either way."""
+MAX_HOURS = Decimal(10_000)
+"""The largest hours of one entry, either way (over 24 h loads, and is held as `invalid_hours`)."""
+MAX_PLACES = 6
+"""Decimal places a number may have (six: exact seconds of an hour, `tools.sources.base`)."""
+MAX_DAYS = 3650
+"""The longest payment term or reminder offset, in days (ten years)."""
+
+_PLAIN = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
+def plausible_number(value: Any, limit: Decimal, unit: str = "") -> Any:
+    """Check a number as written: a plain decimal, at most `MAX_PLACES` places, at most `limit` either way.
+
+    Text that Python would read as a number but a person would not write in a workspace (`1e30`, `NaN`,
+    `Infinity`, `1_000`) is refused, as are absurd magnitudes, which would load and then fail far away
+    (formatting a draft). Anything else that is no number is passed on for pydantic to report as such.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if not _PLAIN.fullmatch(text):
+            try:
+                Decimal(text)
+            except ArithmeticError:
+                return value  # not a number at all: pydantic says so
+            raise PydanticCustomError(
+                "plain_decimal", "write a plain decimal such as 1250.00 (no exponent, NaN, Infinity or _)"
+            )
+        places = len(text.partition(".")[2])
+        number = Decimal(text)
+    elif isinstance(value, int | float | Decimal):
+        number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+        if not number.is_finite():
+            raise PydanticCustomError("plain_decimal", "must be a finite number, not NaN or Infinity")
+        exponent = number.as_tuple().exponent
+        places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    else:
+        return value
+    if places > MAX_PLACES:
+        raise PydanticCustomError(
+            "too_many_places", "has {places} decimal places; at most {most} are allowed",
+            {"places": places, "most": MAX_PLACES},
+        )
+    if abs(number) > limit:
+        raise PydanticCustomError(
+            "implausible_number", "beyond any plausible value: must be between -{limit} and {limit}{unit}",
+            {"limit": str(limit), "unit": unit},
+        )
+    return value
+
+
+def _bounded(limit: Decimal, unit: str = "") -> BeforeValidator:
+    return BeforeValidator(lambda value: plausible_number(value, limit, unit))
+
+
+Amount = Annotated[Decimal, _bounded(MAX_AMOUNT)]
+"""Money (or a quantity) that may be negative: invoice lines, discounts, payments."""
+Days = Annotated[int, Field(ge=0, le=MAX_DAYS)]
+
+
+# ----------------------------------------------------------------------------------------------------
 # workspace.yaml
 
 
@@ -82,10 +159,10 @@ class Category(BaseModel):
 
 
 class ReminderPolicy(BaseModel):
-    before_due_days: list[int] = Field(default_factory=lambda: [3])
+    before_due_days: list[Days] = Field(default_factory=lambda: [3])
     on_due: bool = True
-    after_due_days: list[int] = Field(default_factory=lambda: [7])
-    escalate_after_days: int = 30
+    after_due_days: list[Days] = Field(default_factory=lambda: [7])
+    escalate_after_days: Days = 30
 
 
 class FirmSettings(BaseModel):
@@ -99,10 +176,9 @@ class FirmSettings(BaseModel):
     @classmethod
     def _format_works(cls, value: str) -> str:
         try:
-            value.format(year=2026, seq=1)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"must use only {{year}} and {{seq}} placeholders ({exc})") from None
-        return value
+            return check_number_format(value)  # one {seq}, at most one {year}, numbers that read back
+        except ValueError as exc:
+            raise PydanticCustomError("number_format", str(exc)) from None
 
     @model_validator(mode="after")
     def _unique_categories(self) -> FirmSettings:
@@ -116,12 +192,12 @@ class FirmSettings(BaseModel):
 # ----------------------------------------------------------------------------------------------------
 # clients.yaml
 
-Money = Annotated[Decimal, Field(ge=ZERO)]
+Money = Annotated[Decimal, Field(ge=ZERO), _bounded(MAX_AMOUNT)]
 
 
 class Retainer(BaseModel):
     amount: Money
-    included_hours: Annotated[Decimal, Field(ge=ZERO)]
+    included_hours: Annotated[Decimal, Field(ge=ZERO), _bounded(MAX_HOURS, " hours")]
     overage_rate: Money
 
 
@@ -199,7 +275,7 @@ class CodeSpec(BaseModel):
 
 class DiscountSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    percent: Annotated[Decimal, Field(ge=ZERO, le=Decimal(100))]
+    percent: Annotated[Decimal, Field(ge=ZERO, le=Decimal(100)), _bounded(Decimal(100))]
 
 
 class CapSpec(BaseModel):
@@ -265,8 +341,8 @@ class Client(BaseModel):
     name: str = Field(min_length=1)
     aliases: list[str] = Field(default_factory=list)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    tax_rate: Annotated[Decimal, Field(ge=ZERO, le=Decimal(1))] = ZERO
-    payment_terms_days: int = Field(default=30, ge=0)
+    tax_rate: Annotated[Decimal, Field(ge=ZERO, le=Decimal(1)), _bounded(Decimal(1))] = ZERO
+    payment_terms_days: Days = 30
     contact_email: str = ""
     billing: BillingTerms
     rates: Rates = Field(default_factory=Rates)
@@ -321,12 +397,15 @@ class TimeEntry(BaseModel):
     @field_validator("hours", mode="before")
     @classmethod
     def _hours(cls, value: Any) -> Any:
-        # Some exports write durations as H:MM; the contract's decimal hours need no work here.
+        # Some exports write durations as H:MM (exact thirds of an hour and all); decimal hours are checked
+        # as written. Either way absurd magnitudes are refused here, not left to break a draft.
         if isinstance(value, str) and ":" in value and re.fullmatch(r"-?\d+:[0-5]\d", value):
             sign = -1 if value.startswith("-") else 1
             hours, minutes = value.lstrip("-").split(":")
-            return sign * (Decimal(hours) + Decimal(minutes) / 60)
-        return value
+            value = sign * (Decimal(hours) + Decimal(minutes) / 60)
+            plausible_number(round(value), MAX_HOURS, " hours")
+            return value
+        return plausible_number(value, MAX_HOURS, " hours")
 
 
 class Task(BaseModel):
@@ -338,7 +417,7 @@ class Task(BaseModel):
     title: str = ""
     status: Literal["open", "done"]
     completed_at: date | None = None
-    milestone_amount: Annotated[Decimal, Field(ge=ZERO)] | None = None
+    milestone_amount: Money | None = None
     assignee: str = ""
     row: int = 0
 
@@ -359,12 +438,12 @@ class InvoiceRow(BaseModel):
     line_no: int
     description: str = ""
     category: str = ""
-    quantity: Decimal = ZERO
-    unit_price: Decimal = ZERO
-    amount: Decimal
-    subtotal: Decimal
-    tax: Decimal
-    total: Decimal
+    quantity: Amount = ZERO
+    unit_price: Amount = ZERO
+    amount: Amount
+    subtotal: Amount
+    tax: Amount
+    total: Amount
     status: InvoiceStatus
     paid_date: date | None = None
     code: str | None = None
@@ -421,7 +500,7 @@ class EntryLabel(BaseModel):
 class Payment(BaseModel):
     id: str = Field(min_length=1)
     date: date
-    amount: Decimal
+    amount: Amount
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     payer: str = ""
     reference: str = ""

@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tools.domain import Issue
+from tools.files import read_workspace_text
 from tools.money import ZERO, to_cents
 from tools.reminders import stage_offset
 
@@ -85,7 +86,7 @@ def load_late_fees(root: str | Path) -> tuple[dict[str, LateFeePolicy], list[Iss
     path = Path(root) / "clients.yaml"
     if not path.exists():
         return {}, []
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = yaml.safe_load(read_workspace_text(path)) or {}
     policies: dict[str, LateFeePolicy] = {}
     issues: list[Issue] = []
     for client in data.get("clients", []) if isinstance(data, dict) else []:

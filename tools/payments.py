@@ -37,6 +37,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tools.domain import Client, Issue, Workspace
+from tools.files import read_workspace_text
 from tools.money import ZERO, format_money, to_cents
 from tools.receivables import Book, Receivable
 
@@ -165,7 +166,7 @@ def _collections_section(root: Path) -> Mapping[str, Any]:
     path = root / "workspace.yaml"
     if not path.exists():
         return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = yaml.safe_load(read_workspace_text(path)) or {}
     section = data.get("collections") if isinstance(data, dict) else None
     return section if isinstance(section, dict) else {}
 

@@ -3,6 +3,10 @@
 `load_workspace(path)` reads every file, validates each record with pydantic, then checks the files
 against each other (unknown clients, repeated ids, ...). If anything is wrong it raises one
 `WorkspaceError` listing every `Issue` (file, line, field, what was expected); nothing is half loaded.
+
+Files are read as UTF-8 (with or without a byte-order mark) or UTF-16 with one (`tools.files.read_text`);
+a YAML file may be at most 10 MB and use at most `MAX_YAML_ALIASES` aliases expanding to at most
+`MAX_YAML_NODES` values, so that a "billion laughs" document is refused before anything walks it.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from tools.domain import (
     Workspace,
 )
 from tools.errors import WorkspaceError
+from tools.files import MAX_CSV_BYTES, MAX_YAML_BYTES, Unreadable, read_text
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -63,6 +68,11 @@ _CSV_FILES: dict[str, tuple[type[BaseModel], tuple[str, ...], frozenset[str]]] =
 }
 _OPTIONAL_FILES = frozenset({"invoices.csv", "entry_labels.csv", "payments.csv", "payment_labels.csv"})
 
+
+MAX_YAML_ALIASES = 1000
+"""Aliases (`*name`) a YAML file may use: enough to share rates among hundreds of clients."""
+MAX_YAML_NODES = 1_000_000
+"""Values a YAML file may hold once every alias is expanded (a big clients.yaml holds tens of thousands)."""
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when installed
 
@@ -136,18 +146,28 @@ def _load_yaml(root: Path, name: str, model: type[M], issues: list[Issue]) -> M 
     if not path.is_file():
         issues.append(Issue(file=name, message="file is missing"))
         return None
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, limit=MAX_YAML_BYTES)
+    if isinstance(text, Unreadable):
+        issues.append(Issue(file=name, line=text.line, message=text.message))
+        return None
+    loader = _YamlLoader(text)  # a SafeLoader subclass
     try:
-        data = yaml.load(text, Loader=_YamlLoader)  # a SafeLoader subclass
+        tree = loader.get_single_node()
+        problem = _expansion_problem(tree)
+        if problem:
+            issues.append(Issue(file=name, message=problem))
+            return None
+        data = loader.construct_document(tree) if tree is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         issues.append(Issue(file=name, line=line, message=f"not valid YAML: {getattr(exc, 'problem', exc)}"))
         return None
+    finally:
+        loader.dispose()
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        tree = yaml.compose(text, Loader=_YamlLoader)
         for error in exc.errors():
             loc = _without_union_tags(list(error["loc"]))
             issues.append(
@@ -159,6 +179,52 @@ def _load_yaml(root: Path, name: str, model: type[M], issues: list[Issue]) -> M 
                 )
             )
         return None
+
+
+def _expansion_problem(tree: yaml.Node | None) -> str:
+    """Why the YAML node graph must not be constructed ("" if it may): too many aliases, too many values
+    once they are expanded (a "billion laughs" document), or an alias inside its own anchor.
+
+    One walk over the distinct nodes (an alias is the anchored node itself, met again), without recursion:
+    each node's expanded size is 1 + that of each child, so nested aliases multiply as they would in memory.
+    """
+    if tree is None:
+        return ""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()  # the nodes whose children are being walked: an alias to one is a cycle
+    aliases = 0
+    stack: list[tuple[yaml.Node, bool]] = [(tree, False)]
+    while stack:
+        node, walked = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if walked:
+            open_.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in children)
+            if sizes[key] > MAX_YAML_NODES:
+                return (f"expands to more than {MAX_YAML_NODES:,} values through its aliases (*name), like a "
+                        "\"billion laughs\" attack; write the values out instead of nesting aliases")
+            continue
+        if key in sizes or key in open_:
+            aliases += 1
+            if aliases > MAX_YAML_ALIASES:
+                return f"uses more than {MAX_YAML_ALIASES:,} aliases (*name); write the values out instead"
+            if key in open_:
+                line = node.start_mark.line + 1
+                return f"an alias refers to the anchor it is inside of (line {line}); a value cannot contain itself"
+            continue
+        open_.add(key)
+        stack.append((node, True))
+        stack += ((child, False) for child in reversed(children))
+    return ""
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _without_union_tags(loc: list[Any]) -> list[Any]:
@@ -211,7 +277,10 @@ def _load_csv(
         if name not in _OPTIONAL_FILES:
             issues.append(Issue(file=name, message="file is missing"))
         return []
-    text = path.read_text(encoding="utf-8-sig")
+    text = read_text(path, limit=MAX_CSV_BYTES)
+    if isinstance(text, Unreadable):
+        issues.append(Issue(file=name, line=text.line, message=text.message))
+        return []
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip() for h in next(reader)]

@@ -1,4 +1,4 @@
-"""Runs: start them (they draft in the background), see where one is, resume one that stopped half-way."""
+"""Runs: queue them (workers draft them in the background), see where one is, resume one that stopped half-way."""
 
 from __future__ import annotations
 
@@ -34,11 +34,12 @@ def _period(text: str) -> Period:
                      "make clear"}, **responses(400, 401, 403, 422, 503)},
 )
 def create_run(body: RunCreate, token: Approver, service: ServiceDep, response: Response) -> RunsStartedPublic:
-    """Start drafting: 202 with a run per client, each drafting in the background (poll GET /runs/{run_id}).
+    """Queue drafting: 202 with a run per client, each drafted in the background by a worker (poll
+    GET /runs/{run_id}; while every worker is busy the entry is `queued`: poll GET /jobs/{job_id} for its run).
 
-    A request in words may name several clients, or be unclear: then nothing starts and the answer (200)
-    carries the question to answer. A client and period already drafted or invoiced is not drafted again:
-    its entry says `exists` and gives the run that has it.
+    A request in words may name several clients, or be unclear: then nothing is queued and the answer (200)
+    carries the question to answer. A client and period already drafted, invoiced or being drafted is not
+    drafted again: its entry says `exists` and gives the run that has it.
     """
     as_of = body.as_of or date.today()
     assumptions: list[str] = []
@@ -52,13 +53,10 @@ def create_run(body: RunCreate, token: Approver, service: ServiceDep, response: 
             return RunsStartedPublic(data=[], count=0, question=resolution.question,
                                      assumptions=resolution.assumptions)
         targets, request, assumptions = resolution.targets, body.text, resolution.assumptions
-    outcomes = service.start(targets, request, as_of)
-    for outcome in outcomes:
-        if outcome.run_id and outcome.status == "running":
-            service.store.record_decision(outcome.run_id, "requested", token.label,
-                                          {"request": request, "as_of": as_of.isoformat()})
-    started = [RunStartedPublic(**o.model_dump(include={"run_id", "client", "period", "status", "message"}))
-               for o in outcomes]
+    queued = service.queue(targets, request, as_of, requested_by=token.label)  # the worker records "requested"
+    started = [RunStartedPublic(job_id=q.job.id, **q.outcome.model_dump(include={"run_id", "client", "period",
+                                                                                   "status", "message"}))
+               for q in queued]
     return RunsStartedPublic(data=started, count=len(started), assumptions=assumptions)
 
 

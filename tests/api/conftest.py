@@ -59,6 +59,15 @@ class Api:
             time.sleep(0.02)
         return run
 
+    def wait_job(self, job_id: str, timeout: float = 20.0) -> dict[str, Any]:
+        """Poll the queued job (GET /jobs/{id}) until it has ended, as a client would."""
+        deadline = time.monotonic() + timeout
+        while (job := self.client.get(f"/jobs/{job_id}", headers=self.viewer).json())["status"] in ("queued",
+                                                                                                    "running"):
+            assert time.monotonic() < deadline, f"job {job_id} still {job['status']} after {timeout} s"
+            time.sleep(0.02)
+        return job
+
     def waiting_run(self) -> str:
         """A run on Acme, March 2026, whose draft (780.00 GBP) waits for approval."""
         run_id = self.start()

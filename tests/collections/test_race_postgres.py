@@ -1,8 +1,11 @@
 """Workers ticking at the same moment on one PostgreSQL database never send the same reminder twice.
 
 Each worker has its own Store (its own engine and connections, as a separate process would) and ticks the
-same day at the same instant (a barrier). Deliveries are slowed down so claims overlap. Every delivery is
-counted per key before the outbox's own existence check, so a second send would show.
+same day at the same instant (a barrier). Every delivery is counted per key before the outbox's own
+existence check, so a second send would show. And the race is shown to have happened: a worker's first
+delivery of the day is held open until another worker is delivering too (or every other worker's tick is
+over), and the most deliveries in progress at one moment are recorded per day. Two at once can only be two
+workers, each holding a reminder it claimed while the other held its own.
 """
 
 from __future__ import annotations
@@ -30,13 +33,38 @@ class SlowCounting:
     def __init__(self, folder: Path) -> None:
         self.outbox = OutboxMailer(folder)
         self.calls: Counter[str] = Counter()
-        self.lock = threading.Lock()
+        self.changed = threading.Condition()
+        self.ticking = 0  # workers whose tick of `self.day` has not returned yet
+        self.day: date | None = None
+        self.delivering = 0
+        self.sent: Counter[date | None] = Counter()
+        self.most_at_once: Counter[date | None] = Counter()  # the most deliveries in progress at one moment
+
+    def start_day(self, day: date, workers: int) -> None:
+        with self.changed:
+            self.day, self.ticking = day, workers
+
+    def tick_returned(self) -> None:
+        with self.changed:
+            self.ticking -= 1
+            self.changed.notify_all()
 
     def deliver(self, key: str, message: EmailMessage) -> str:
-        with self.lock:
+        with self.changed:
             self.calls[key] += 1
-        time.sleep(0.005)
-        return self.outbox.deliver(key, message)
+            self.sent[self.day] += 1
+            self.delivering += 1
+            self.most_at_once[self.day] = max(self.most_at_once[self.day], self.delivering)
+            self.changed.notify_all()
+            # Hold this delivery open until another worker is delivering too, or until no other worker is left
+            # ticking (then none could). Workers taking turns would wait out the timeout and show no overlap.
+            self.changed.wait_for(lambda: self.most_at_once[self.day] > 1 or self.ticking <= 1, timeout=10)
+        try:
+            time.sleep(0.005)
+            return self.outbox.deliver(key, message)
+        finally:
+            with self.changed:
+                self.delivering -= 1
 
     def delivered(self, key: str) -> bool | None:
         return self.outbox.delivered(key)
@@ -53,6 +81,7 @@ def _race(url: str, folder: Path, days: list[date]) -> tuple[SlowCounting, list[
     errors: list[BaseException] = []
     for day in days:
         barrier = threading.Barrier(WORKERS)
+        mailer.start_day(day, WORKERS)
 
         def work(index: int, day: date = day, barrier: threading.Barrier = barrier) -> None:
             try:
@@ -60,6 +89,8 @@ def _race(url: str, folder: Path, days: list[date]) -> tuple[SlowCounting, list[
                 reports.append(tick(runtimes[index], day))
             except BaseException as exc:  # reported below: a thread's exception is otherwise lost
                 errors.append(exc)
+            finally:
+                mailer.tick_returned()
 
         threads = [threading.Thread(target=work, args=(i,)) for i in range(WORKERS)]
         for thread in threads:
@@ -75,9 +106,11 @@ def _race(url: str, folder: Path, days: list[date]) -> tuple[SlowCounting, list[
 def test_workers_ticking_at_once_send_each_reminder_once(pg_url: str, tmp_path: Path) -> None:
     mailer, reports = _race(pg_url, tmp_path, [date(2026, 10, 31)])
 
+    assert mailer.most_at_once[date(2026, 10, 31)] >= 2  # two workers were delivering at the same moment
     assert set(mailer.calls.values()) == {1}
     assert len(mailer.calls) == 6  # five reminders and one escalation, shared among the workers
     assert sum(len(r.sent) for r in reports) == 6
+    assert len([r for r in reports if r.sent]) >= 2
     assert sum(r.payments_imported for r in reports) == 18  # each payment recorded by one worker only
 
 
@@ -93,6 +126,9 @@ def test_a_month_of_racing_ticks_sends_what_one_worker_alone_sends(pg_url: str, 
 
     racing, _ = _race(pg_url, tmp_path / "racing", days)
 
+    busy = [day for day in days if racing.sent[day] >= 2]
+    assert len(busy) >= 3
+    assert [day for day in busy if racing.most_at_once[day] < 2] == []  # each day with 2+ sends, 2 sent at once
     assert set(racing.calls.values()) == {1}
     assert racing.calls == alone.calls
     after_first_day = Counter(f"{n}.{s}" for day in days[1:] for n, s in SCHEDULE.get(day, []))

@@ -18,7 +18,7 @@ from api.routers.stripe_webhook import router as stripe_router
 from api.settings import Settings
 from api.wiring import open_runs
 from graph.nodes import Decision
-from graph.runs import RunNotWaitingError
+from graph.runs import RunInterruptedError, RunNotWaitingError
 from tests.connectors.fakes.quickbooks import FakeQuickBooks
 from tests.connectors.fakes.setup import KEY, config_for, connect_quickbooks, connect_stripe, connect_xero
 from tests.connectors.fakes.stripe import FakeStripe
@@ -126,7 +126,7 @@ def test_a_crash_between_create_and_send_then_a_rerun_leaves_exactly_one_invoice
     with open_runs(settings, as_of=AS_OF, ledger=crash(open_ledger(name, settings.data_dir, config))) as runs:
         [outcome] = runs.request("invoice Acme for March")
         assert outcome.run_id
-        with pytest.raises(RuntimeError, match=r"crash"):
+        with pytest.raises(RunInterruptedError, match=r"crash"):
             runs.decide(outcome.run_id, APPROVE)
     assert len(invoices_in(fake)) == 1 and deliveries(fake) == []
     with open_runs(settings, as_of=AS_OF, ledger=open_ledger(name, settings.data_dir, config)) as runs:  # a new process

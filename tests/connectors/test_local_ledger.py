@@ -14,7 +14,7 @@ import pytest
 
 from tests.connectors.conftest import NUMBER
 from tools.connectors.ledger import Ledger, LedgerError, LedgerRef, LedgerRefNotFoundError
-from tools.connectors.local_ledger import LocalLedger
+from tools.connectors.local_ledger import LedgerWriteError, LocalLedger
 from tools.invoices import InvoiceDocument
 
 KEY = "9f1c2e0d4b8a4e6f8c7d5b3a2f1e0d9c"
@@ -175,7 +175,7 @@ def test_a_write_that_fails_leaves_neither_a_partial_file_nor_a_temporary_one(
 
     monkeypatch.setattr(os, "replace", crash)
 
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(LedgerWriteError, match="disk full"):
         LocalLedger(tmp_path).push(doc, KEY)
 
     assert [p.name for p in tmp_path.rglob("*") if p.is_file() and p.name != ".lock"] == []

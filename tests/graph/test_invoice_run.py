@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from email import message_from_bytes, policy
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,11 +15,11 @@ from agent.review import Review
 from agent.testing import ScriptedModel, call, turn
 from api.settings import Settings
 from graph.nodes import Decision
-from graph.runs import InvoiceRuns, RunNotWaitingError
+from graph.runs import InvoiceRuns, RunInterruptedError, RunNotWaitingError
 from tests.graph.conftest import OpenRuns
 from tools.connectors.local_ledger import LocalLedger
 from tools.revisions import Revisions
-from tools.store import DatabaseUnavailableError
+from tools.store import DatabaseUnavailableError, Store
 
 APPROVE = Decision(action="approve", actor="ann@firm")
 EXPECTED = json.loads((Path(__file__).parents[1] / "fixtures/tiny/answers/acme-2026-03.json").read_text())
@@ -138,7 +140,7 @@ def test_a_crash_between_push_and_send_resumes_without_pushing_twice_or_skipping
     with runs_on(ledger=ledger) as runs:
         [outcome] = runs.request("invoice Acme for March")
         assert outcome.run_id
-        with pytest.raises(RuntimeError, match="crash between push and send"):
+        with pytest.raises(RunInterruptedError, match="crash between push and send"):
             runs.decide(outcome.run_id, APPROVE)
     with runs_on(ledger=ledger) as runs:
         with pytest.raises(RunNotWaitingError):
@@ -181,13 +183,27 @@ def test_entry_text_is_quoted_data_to_the_model(runs_on: OpenRuns) -> None:
     assert {e[0]: e[notes] for e in package["entries"]}["e8"] == "api integration"
 
 
-def test_two_approvers_at_once_push_one_invoice(runs_on: OpenRuns, settings: Settings) -> None:
+def test_two_approvers_at_once_push_one_invoice(runs_on: OpenRuns, settings: Settings,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     with runs_on() as runs:
         [outcome] = runs.request("invoice Acme for March")
     assert outcome.run_id
     run_id = outcome.run_id
     barrier = threading.Barrier(2)
     results: list[str] = []
+    both_inside = threading.Barrier(2, timeout=30)  # times out unless both approvers reach the claim together
+    entered = itertools.count()
+    claims: list[bool] = []
+    claim = Store.claim
+
+    def claim_together(store: Store, *args: Any, **kwargs: Any) -> bool:
+        if next(entered) < 2:  # the two approvers' claims of the waiting run
+            both_inside.wait()
+        won = claim(store, *args, **kwargs)
+        claims.append(won)
+        return won
+
+    monkeypatch.setattr(Store, "claim", claim_together)
 
     def approve(actor: str) -> None:
         with runs_on() as own:  # each approver has its own store connection and checkpointer
@@ -202,6 +218,7 @@ def test_two_approvers_at_once_push_one_invoice(runs_on: OpenRuns, settings: Set
         t.start()
     for t in threads:
         t.join(timeout=120)
+    assert sorted(claims) == [False, True]  # both were at the claim at once: the claim, no earlier check, chose
     assert sorted(results) == ["refused", "sent"]
     assert len(list((settings.data_dir / "invoices").glob("*.pdf"))) == 1
     assert len(list((settings.data_dir / "outbox").glob("*.eml"))) == 1

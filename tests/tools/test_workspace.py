@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from tools.errors import WorkspaceError
+from tests.tools.workspaces import copy_tiny, problems, replace
 from tools.workspace import load_workspace
-
-TINY = Path(__file__).parents[1] / "fixtures" / "tiny"
 
 
 @pytest.fixture
 def tiny(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    shutil.copytree(TINY, root, ignore=shutil.ignore_patterns("answers", "README.md"))
-    return root
-
-
-def problems(root: Path) -> list[str]:
-    with pytest.raises(WorkspaceError) as caught:
-        load_workspace(root)
-    return [str(issue) for issue in caught.value.issues]
-
-
-def replace(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
+    return copy_tiny(tmp_path)
 
 
 def test_the_tiny_workspace_loads_with_exact_decimals(tiny: Path) -> None:

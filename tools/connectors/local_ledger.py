@@ -8,7 +8,8 @@
 
 Every file is written whole or not at all (a temporary file in the same folder, then a rename), and
 push/send take a lock on `data_dir/.lock`, so two processes pushing or sending the same invoice at once
-produce one invoice and one email.
+produce one invoice and one email. A folder that cannot be written (read-only, full, missing rights)
+is a `LedgerWriteError` naming it; pushing or sending again once it is fixed completes the work once.
 """
 
 from __future__ import annotations
@@ -41,9 +42,20 @@ from tools.money import format_money
 if sys.platform != "win32":
     import fcntl
 
-__all__ = ["LocalLedger"]
+__all__ = ["LedgerWriteError", "LocalLedger"]
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+class LedgerWriteError(LedgerError):
+    """The local ledger could not write into `folder` (read-only, full, no rights): the message names the
+    folder and what to do; nothing half-written is left, so pushing or sending again is safe."""
+
+    def __init__(self, invoice: str, folder: Path, error: OSError) -> None:
+        self.folder = folder
+        reason = error.strerror or str(error) or type(error).__name__
+        super().__init__("local", invoice, f"cannot write to {folder} ({reason}); make {folder} writable "
+                         "(or free space on its disk)")
 
 
 class LocalLedger:
@@ -76,7 +88,7 @@ class LocalLedger:
         """
         stem = _file_stem(doc.number)
         marker = self._keys_dir / f"{hashlib.sha256(idempotency_key.encode()).hexdigest()}.json"
-        with self._locked():
+        with self._writing(doc.number, self.invoices_dir), self._locked():
             if marker.exists():
                 return LedgerRef.model_validate_json(marker.read_bytes())
             pdf_path, json_path = self.invoices_dir / f"{stem}.pdf", self.invoices_dir / f"{stem}.json"
@@ -101,7 +113,7 @@ class LocalLedger:
             LedgerRefNotFoundError: the invoice was not pushed to this ledger.
             LedgerError: the client has no contact email.
         """
-        with self._locked():
+        with self._writing(ref.number or ref.id, self.outbox_dir), self._locked():
             eml_path = self.outbox_dir / f"{_file_stem(ref.id)}.eml"
             if eml_path.exists():
                 return
@@ -142,6 +154,14 @@ class LocalLedger:
         return message
 
     @contextmanager
+    def _writing(self, invoice: str, folder: Path) -> Iterator[None]:
+        """Turn a failed write into a `LedgerWriteError` naming the folder that refused it."""
+        try:
+            yield
+        except OSError as exc:
+            raise LedgerWriteError(invoice, _refusing_folder(exc, folder), exc) from exc
+
+    @contextmanager
     def _locked(self) -> Iterator[None]:
         """One push or send at a time: across threads, and (where the OS has flock) across processes."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -149,6 +169,14 @@ class LocalLedger:
             if sys.platform != "win32":
                 fcntl.flock(handle, fcntl.LOCK_EX)
             yield
+
+
+def _refusing_folder(error: OSError, default: Path) -> Path:
+    """The folder a failed write was in: the file's folder, or the missing folder's parent; else `default`."""
+    if not error.filename:
+        return default
+    where = Path(str(error.filename))
+    return where if where.is_dir() else where.parent
 
 
 def _file_stem(number: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from tools.files import MAX_YAML_BYTES, read_text
 from tools.sources import task_source, time_source
 from tools.sources.errors import MappingError, SourceConfigError
 from tools.sources.importers import IMPORT_SYSTEMS, import_export
@@ -227,12 +228,13 @@ def _list_projects(system: str, workspace: Path, mapping: SourcesMapping, settin
 
 def _client_names(workspace: Path) -> dict[str, str]:
     """Workspace client names and aliases (casefolded) -> client id, to point at an exact match."""
+    text = read_text(workspace / "clients.yaml", limit=MAX_YAML_BYTES)
     try:
-        data = yaml.safe_load((workspace / "clients.yaml").read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+        data = (yaml.safe_load(text) or {}) if isinstance(text, str) else {}
+    except yaml.YAMLError:
         return {}
     names: dict[str, str] = {}
-    for client in data.get("clients") or []:
+    for client in (data.get("clients") if isinstance(data, dict) else None) or []:
         if isinstance(client, dict) and client.get("id"):
             for name in [client.get("name"), *(client.get("aliases") or [])]:
                 if isinstance(name, str) and name.strip():

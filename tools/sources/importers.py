@@ -32,6 +32,7 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from tools.files import MAX_CSV_BYTES, Unreadable, read_text
 from tools.sources.base import SourceEntry, hours_from_seconds, seconds_from_hms
 from tools.sources.errors import SourceConfigError
 from tools.sources.mapping import SourcesMapping
@@ -117,14 +118,9 @@ def read_export(path: Path, system: str, *, date_format: str | None = None) -> I
     spec = SPECS[system]
     name = str(path)
     result = ImportResult(system, name)
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        result.problems.append(RowProblem(name, 1, f"not UTF-8 text ({exc.reason} at byte {exc.start}); export "
-                                          "the file again as CSV (UTF-8)"))
-        return result
-    except OSError as exc:
-        result.problems.append(RowProblem(name, 0, f"cannot read the file: {exc.strerror or exc}"))
+    text = read_text(Path(path), limit=MAX_CSV_BYTES)  # UTF-8 (BOM or not) or UTF-16 with a BOM (Excel's)
+    if isinstance(text, Unreadable):
+        result.problems.append(RowProblem(name, text.line or 0, f"the file {text.message}"))
         return result
     reader = csv.reader(io.StringIO(text, newline=""), dialect=_dialect(text))
     try:

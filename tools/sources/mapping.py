@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tools.files import write_atomic
+from tools.files import MAX_YAML_BYTES, Unreadable, read_text, write_atomic
 from tools.sources.errors import MappingError
 
 MAPPING_FILE = "sources.yaml"
@@ -162,8 +162,11 @@ def load_mapping(workspace: Path) -> SourcesMapping:
     path = mapping_path(workspace)
     if not path.is_file():
         return SourcesMapping()
+    text = read_text(path, limit=MAX_YAML_BYTES)
+    if isinstance(text, Unreadable):
+        raise MappingError("sources", f"{path}{f':{text.line}' if text.line else ''}: {text.message}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise MappingError("sources", f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):

@@ -41,8 +41,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import ValidationError
 
-from tools.domain import Task, TimeEntry
-from tools.files import write_atomic
+from tools.domain import Issue, Task, TimeEntry
+from tools.errors import WorkspaceError
+from tools.files import MAX_CSV_BYTES, MAX_YAML_BYTES, Unreadable, read_text, write_atomic
 from tools.sources.base import EntryBatch, SourceEntry, SourceTask, TaskSource, TimeSource, plain
 from tools.sources.errors import SourceRequestError, system_name
 from tools.sources.mapping import (
@@ -122,7 +123,10 @@ class Table:
         self.header: list[str] = []
         self.changed = False
         if path.is_file():
-            reader = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline=""))
+            text = read_text(path, limit=MAX_CSV_BYTES)
+            if isinstance(text, Unreadable):  # nothing is merged into a file that cannot be read whole
+                raise WorkspaceError(str(path.parent), [Issue(file=path.name, line=text.line, message=text.message)])
+            reader = csv.DictReader(io.StringIO(text, newline=""))
             self.header = [h.strip() for h in (reader.fieldnames or [])]
             reader.fieldnames = self.header
             for number, row in enumerate(reader, start=2):
@@ -212,9 +216,10 @@ class SyncState:
 def client_ids(workspace: Path) -> set[str]:
     """The client ids of clients.yaml (read on its own: a sync need not load every entry)."""
     path = Path(workspace) / "clients.yaml"
+    text = read_text(path, limit=MAX_YAML_BYTES)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+        data = (yaml.safe_load(text) or {}) if isinstance(text, str) else {}
+    except yaml.YAMLError:
         return set()
     clients = data.get("clients") if isinstance(data, dict) else None
     return {str(c["id"]) for c in clients or [] if isinstance(c, dict) and c.get("id") is not None}

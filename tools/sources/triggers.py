@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from tools.errors import InvoiceAgentError
-from tools.files import write_atomic
+from tools.files import MAX_CSV_BYTES, Unreadable, read_text, write_atomic
 from tools.periods import Period
 from tools.sources.base import Fields, SourceTask, TaskSource, decode_json
 from tools.sources.errors import (
@@ -490,7 +490,10 @@ def approved_timesheets(workspace: Path, period: Period) -> list[RunRequest]:
     path = Path(workspace) / "time_entries.csv"
     if not path.is_file():
         return []
-    reader = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline=""))
+    text = read_text(path, limit=MAX_CSV_BYTES)
+    if isinstance(text, Unreadable):
+        return []  # nothing to start: the workspace's own load reports the file, by line
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     if "source_approved" not in (reader.fieldnames or []):
         return []
     state: dict[str, bool] = {}

@@ -13,6 +13,7 @@ Every method is one transaction and returns immutable records (`tools.store.reco
 
 # Every table on the one metadata, so migrations and models agree however the package is imported.
 from tools.store import collections_models as _collections_models  # noqa: F401
+from tools.store import jobs as _jobs  # noqa: F401
 from tools.store import labels as _labels  # noqa: F401
 from tools.store import tokens as _tokens  # noqa: F401
 from tools.store.errors import (
@@ -21,6 +22,7 @@ from tools.store.errors import (
     InvalidTransitionError,
     NothingToInvoiceError,
     RecordNotFoundError,
+    RunAlreadyActiveError,
     StoreError,
 )
 from tools.store.labels import LearnedLabel, with_learned_labels
@@ -53,6 +55,7 @@ __all__ = [
     "LearnedLabel",
     "NothingToInvoiceError",
     "RecordNotFoundError",
+    "RunAlreadyActiveError",
     "RunRecord",
     "Store",
     "StoreError",

@@ -6,14 +6,19 @@
         ├── RecordNotFoundError             no run / draft / approval / invoice with that id
         ├── InvalidTransitionError          the record is not in a state that allows the change
         ├── AlreadyBilledError              entries are already on a live invoice (names them)
+        ├── RunAlreadyActiveError           another run is already billing this client and period
         └── NothingToInvoiceError           a draft with no lines cannot become an invoice
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from tools.errors import InvoiceAgentError
+
+if TYPE_CHECKING:
+    from tools.store.records import ActiveWork
 
 __all__ = [
     "AlreadyBilledError",
@@ -21,6 +26,7 @@ __all__ = [
     "InvalidTransitionError",
     "NothingToInvoiceError",
     "RecordNotFoundError",
+    "RunAlreadyActiveError",
     "StoreError",
 ]
 
@@ -67,6 +73,14 @@ class AlreadyBilledError(StoreError):
             f"{len(self.entries)} entr{'y is' if len(self.entries) == 1 else 'ies are'} already billed "
             f"in workspace {workspace!r}: {listed}; void that invoice first or redraft without them"
         )
+
+
+class RunAlreadyActiveError(StoreError):
+    """A run (or its invoice) already bills this client and period; `active` names it. Nothing was recorded."""
+
+    def __init__(self, active: ActiveWork) -> None:
+        self.active = active
+        super().__init__(f"{active.describe()}; nothing new was started")
 
 
 class NothingToInvoiceError(StoreError):

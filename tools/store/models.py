@@ -8,6 +8,7 @@
     invoice_entries   which time entries each invoice bills; a partial unique index keeps an entry
                       on at most one live invoice
     invoice_sequences the firm-wide invoice number sequence, one row per workspace
+    active_runs       the one run billing each client and period (its primary key stops a second)
 
 Rows never leave the store: `tools.store.records` holds the immutable views the repository returns.
 """
@@ -39,6 +40,7 @@ from tools.store.types import Amount, Hours, JSONDocument, UTCDateTime
 __all__ = [
     "APPROVAL_STATUSES",
     "INVOICE_STATUSES",
+    "ActiveRunRow",
     "ApprovalRow",
     "Base",
     "DecisionRow",
@@ -129,6 +131,29 @@ class ApprovalRow(Base):
     decided_by: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reason: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    """Who claimed the approval to act on it ("host:pid", `tools.store.leases`), while it is resuming."""
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_decision: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, nullable=True)
+    """The decision being applied: what a process taking over a stale claim finishes."""
+
+
+class ActiveRunRow(Base):
+    """The one run billing a client and period: its primary key is what stops a second run starting.
+
+    Inserted with the run (`Store.create_run`); deleted when the run ends (answered, rejected, sent) or
+    fails before its draft reached the inbox."""
+
+    __tablename__ = "active_runs"
+
+    workspace: Mapped[str] = mapped_column(WorkspaceKey, primary_key=True)
+    client: Mapped[str] = mapped_column(String(100), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    period_end: Mapped[date] = mapped_column(Date, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), unique=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    """The process that started the run ("host:pid"): a holder that is gone, still drafting, is stale."""
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class DecisionRow(Base):

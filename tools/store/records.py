@@ -63,6 +63,11 @@ class ApprovalRecord(_Record):
     decided_by: str | None
     decided_at: datetime | None
     reason: str | None
+    claimed_by: str | None = None
+    """While resuming: the process acting on the decision ("host:pid", see tools.store.leases)."""
+    claimed_at: datetime | None = None
+    claimed_decision: dict[str, Any] | None = None
+    """While resuming: the decision being applied (what a process taking over a stale claim finishes)."""
 
 
 class DecisionRecord(_Record):
@@ -110,11 +115,12 @@ class InvoiceRecord(_Record):
 
 
 class ActiveWork(BaseModel):
-    """Work already under way for a client and period: a draft awaiting a decision, or a live invoice."""
+    """Work already under way for a client and period: a run still drafting, a draft awaiting a decision,
+    or a live invoice."""
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["awaiting_approval", "invoice"]
+    kind: Literal["running", "awaiting_approval", "invoice"]
     run_id: str
     status: str
     period_start: date
@@ -126,4 +132,6 @@ class ActiveWork(BaseModel):
         period = f"{self.period_start}..{self.period_end}"
         if self.kind == "invoice":
             return f"invoice {self.invoice_number} ({self.status}) already bills {period} (run {self.run_id})"
+        if self.kind == "running":
+            return f"run {self.run_id} is already drafting {period} (status {self.status})"
         return f"run {self.run_id} has a draft for {period} that is {self.status.replace('_', ' ')}"

@@ -3,18 +3,19 @@
 SQLite (the embedded default) and PostgreSQL (production) behave the same from the outside:
 - On SQLite every write transaction starts with `BEGIN IMMEDIATE`, so writers queue for the database
   lock up front instead of failing half way with "database is locked"; readers never wait (WAL).
-- On PostgreSQL the default READ COMMITTED isolation suffices because the two places that must not race
-  take a lock: `claim` is one conditional UPDATE, and `create_invoice` locks the workspace's
-  `invoice_sequences` row (SELECT ... FOR UPDATE) before it checks and inserts anything.
+- On PostgreSQL the default READ COMMITTED isolation suffices because the places that must not race
+  take a lock: `claim` is one conditional UPDATE, `create_invoice` locks the workspace's
+  `invoice_sequences` row (SELECT ... FOR UPDATE) before it checks and inserts anything, and
+  `create_run` takes a transaction-scoped advisory lock per client before it checks what is under way
+  and inserts the run's `active_runs` row (whose primary key refuses a second run for the same period).
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Literal, Self, cast
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Engine,
     and_,
     create_engine,
+    delete,
     event,
     exists,
     func,
@@ -42,13 +44,17 @@ from sqlalchemy.pool import StaticPool
 
 from tools.drafts import Draft
 from tools.money import ZERO
+from tools.numbering import sequence_of
 from tools.periods import Period
+from tools.store import leases
 from tools.store.errors import (
     AlreadyBilledError,
     DatabaseUnavailableError,
     InvalidTransitionError,
     NothingToInvoiceError,
     RecordNotFoundError,
+    RunAlreadyActiveError,
+    StoreError,
 )
 from tools.store.labels import (
     LearnedLabel,
@@ -59,6 +65,7 @@ from tools.store.labels import (
 )
 from tools.store.models import (
     APPROVAL_STATUSES,
+    ActiveRunRow,
     ApprovalRow,
     DecisionRow,
     DraftRow,
@@ -87,9 +94,14 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Approval states in which a run still owns its client+period (a decision is pending or being acted on).
 _OPEN_APPROVALS = ("pending", "resuming", "changes_requested", "approved")
 _DECISIONS = ("approved", "changes_requested", "rejected")
+# Run statuses that end a run: its client+period is free again (an invoice, if any, blocks re-billing itself).
+_ENDED_RUNS = ("answered", "rejected", "sent")
+# Key space of the per-client advisory locks `create_run` takes on PostgreSQL (pg_advisory_xact_lock(int, int)).
+_CLIENT_LOCK = 0x1A_57_0BE6
 # A fixed key so that concurrent `migrate()` calls on PostgreSQL take turns.
 _MIGRATION_LOCK = 0x1A_57_0BE5
 MILLIONTH = Decimal("0.000001")
+_NUMBER_TRIES = 1000  # invoice numbers found taken in a row before create_invoice gives up (a format without {seq})
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f0c5a8e-3c1d-4b7a-9a54-1f6b0d1e2c77")
 
 
@@ -106,6 +118,10 @@ class Store:
             thread (tests).
         clock: what "now" is (timestamps, the approval inbox order); UTC wall clock by default.
         echo: log every SQL statement.
+        lease: how long a claim (an approval being acted on, a client and period being drafted) holds
+            before another process may take it over; default `INVOICE_AGENT_CLAIM_LEASE_SECONDS` or 5
+            minutes (`tools.store.leases`). A claim whose process is gone is stale at once.
+        holder: who this store's claims are made for (default "host:pid" of the calling process).
     """
 
     def __init__(
@@ -114,9 +130,13 @@ class Store:
         *,
         clock: Callable[[], datetime] = _utcnow,
         echo: bool = False,
+        lease: timedelta | None = None,
+        holder: str | None = None,
     ) -> None:
         self._url = make_url(url)
         self._clock = clock
+        self.lease = lease if lease is not None else leases.lease_from_env()
+        self._holder = holder
         self._engine = _create_engine(self._url, echo=echo)
         # On SQLite, writes ask for the write lock when they begin (see the module docstring).
         self._writer = self._engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -129,6 +149,11 @@ class Store:
     @property
     def engine(self) -> Engine:
         return self._engine
+
+    @property
+    def holder(self) -> str:
+        """Who this store's claims are made for: "host:pid" (read per call, so a forked child is itself)."""
+        return self._holder or leases.me()
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -170,7 +195,16 @@ class Store:
         period: Period | None = None,
         status: str = "running",
     ) -> RunRecord:
-        """Record a new run (a fresh id unless `run_id` is given; the graph's thread id is a good one)."""
+        """Record a new run (a fresh id unless `run_id` is given; the graph's thread id is a good one).
+
+        A run given a client and a period becomes, in the same transaction, the one active run for them
+        (an `active_runs` row): when a run, a draft in the inbox or a live invoice already bills an
+        overlapping period of that client, nothing is recorded and `RunAlreadyActiveError` names it. Of
+        runs racing for one client and period exactly one is recorded: the row's primary key refuses the
+        others (and on PostgreSQL each client's check-and-insert takes turns, so overlapping periods
+        cannot both pass either). A run still drafting whose process is gone (on this host; on another,
+        silent past the lease) no longer counts: it is marked failed and the new run takes its place.
+        """
         now = self._clock()
         row = RunRow(
             id=run_id or uuid.uuid4().hex,
@@ -187,9 +221,56 @@ class Store:
             created_at=now,
             updated_at=now,
         )
-        with self._write() as s:
-            s.add(row)
+        if client is None or period is None:
+            with self._write() as s:
+                s.add(row)
+            return RunRecord.model_validate(row)
+        try:
+            with self._write() as s:
+                self._lock_client(s, workspace, client)
+                active = self._active_work(s, workspace, client, period, repair=True)
+                if active is not None:
+                    raise RunAlreadyActiveError(active)
+                s.add(row)
+                s.flush()
+                s.add(self._slot(row.id, workspace, client, period, now))
+        except IntegrityError:
+            with self._read() as s:  # another run won the primary key: name it
+                active = self._active_work(s, workspace, client, period)
+            if active is None:
+                raise
+            raise RunAlreadyActiveError(active) from None
         return RunRecord.model_validate(row)
+
+    def hold(self, run_id: str) -> ActiveWork | None:
+        """Make `run_id` the active run of its client and period, held by this process: a run being resumed
+        (a failed one is `running` again, in the same transaction).
+
+        None when it holds them (already: the hold becomes this process's; or now); else the work that
+        took its place, and nothing changes.
+        A run without a client and period holds nothing and always gets None.
+        """
+        with self._write() as s:
+            run = self._run(s, run_id)
+            if run.client is None or run.period_start is None or run.period_end is None:
+                return None
+            held = s.scalar(select(ActiveRunRow).where(ActiveRunRow.run_id == run_id))
+            if held is not None:  # this process carries the run on now: its claim is no longer the dead one's
+                held.holder, held.since = self.holder, self._clock()
+                return None
+            period = Period(start=run.period_start, end=run.period_end)
+            self._lock_client(s, run.workspace, run.client)
+            active = self._active_work(s, run.workspace, run.client, period, exclude_run=run_id, repair=True)
+            if active is not None:
+                return active
+            s.add(self._slot(run_id, run.workspace, run.client, period, self._clock()))
+            if run.status == "failed":
+                run.status, run.updated_at = "running", self._clock()
+            return None
+
+    def _slot(self, run_id: str, workspace: str, client: str, period: Period, now: datetime) -> ActiveRunRow:
+        return ActiveRunRow(workspace=workspace, client=client, period_start=period.start, period_end=period.end,
+                            run_id=run_id, holder=self.holder, since=now)
 
     def get_run(self, run_id: str) -> RunRecord:
         with self._read() as s:
@@ -212,11 +293,18 @@ class Store:
         client: str | None = None,
         period: Period | None = None,
     ) -> RunRecord:
-        """Change what is given (None leaves a field as it is; an empty `error` clears it)."""
+        """Change what is given (None leaves a field as it is; an empty `error` clears it).
+
+        A status that ends the run (answered, rejected, sent), or `failed` before its draft reached the
+        inbox, frees its client and period for a new run in the same transaction.
+        """
         with self._write() as s:
             row = self._run(s, run_id, lock=True)
             if status is not None:
                 row.status = status
+                if status in _ENDED_RUNS or (status == "failed" and s.get(ApprovalRow, run_id) is None):
+                    s.execute(delete(ActiveRunRow).where(ActiveRunRow.run_id == run_id)
+                              .execution_options(synchronize_session=False))
             if error is not None:
                 row.error = error or None
             if client is not None:
@@ -301,10 +389,11 @@ class Store:
         approved or rejected cannot be reopened (start a new run).
         """
         with self._write() as s:
-            self._run(s, run_id)
+            run = self._run(s, run_id)
             row = s.get(ApprovalRow, run_id, with_for_update=True)
             now = self._clock()
             if row is None:
+                self._refuse_if_superseded(s, run)
                 row = ApprovalRow(run_id=run_id, draft_version=draft_version, status="pending", requested_at=now)
                 s.add(row)
             elif row.draft_version == draft_version and row.status in ("pending", "resuming"):
@@ -312,6 +401,7 @@ class Store:
             elif row.status in ("pending", "changes_requested"):
                 row.draft_version, row.status, row.requested_at = draft_version, "pending", now
                 row.decided_by = row.decided_at = row.reason = None
+                row.claimed_by = row.claimed_at = row.claimed_decision = None
             else:
                 raise InvalidTransitionError("approval", run_id, row.status, f"pending (draft v{draft_version})")
             s.flush()
@@ -337,25 +427,78 @@ class Store:
             return [ApprovalRecord.model_validate(row) for row in s.scalars(query)]
 
     def claim(
-        self, run_id: str, expected_status: ApprovalStatus = "pending", new_status: ApprovalStatus = "resuming"
+        self,
+        run_id: str,
+        expected_status: ApprovalStatus = "pending",
+        new_status: ApprovalStatus = "resuming",
+        *,
+        decision: Mapping[str, Any] | None = None,
     ) -> bool:
         """Compare-and-set the approval's status; True only for the one caller whose UPDATE changed it.
 
         This is the lock that stops two processes resuming the same run: whoever gets True resumes the
-        graph; everyone else gets False and must not. `claim(run_id, "resuming", "pending")` hands a run
-        back to the inbox when a resume failed before any decision was recorded.
+        graph; everyone else gets False and must not. A claim to `resuming` records who holds it (this
+        store's `holder`), when, and the `decision` being applied, so that if its process dies before the
+        decision is recorded, `take_over` hands it to the next caller. `claim(run_id, "resuming",
+        "pending")` hands a run back to the inbox when a resume failed before any decision was recorded.
         """
         if new_status not in APPROVAL_STATUSES or expected_status not in APPROVAL_STATUSES:
             raise ValueError(f"approval statuses are {', '.join(APPROVAL_STATUSES)}")
+        resuming = new_status == "resuming"
         statement = (
             update(ApprovalRow)
             .where(ApprovalRow.run_id == run_id, ApprovalRow.status == expected_status)
-            .values(status=new_status)
+            .values(status=new_status, claimed_by=self.holder if resuming else None,
+                    claimed_at=self._clock() if resuming else None,
+                    claimed_decision=dict(decision) if resuming and decision is not None else None)
             .execution_options(synchronize_session=False)
         )
         with self._write() as s:
             result = cast(CursorResult[Any], s.execute(statement))
             return result.rowcount == 1
+
+    def take_over(self, run_id: str, *, decision: Mapping[str, Any] | None = None) -> ApprovalRecord | None:
+        """Take over the approval's `resuming` claim if it is stale (older than the lease, its process gone,
+        or released): it becomes this store's holder's, and the record (with the decision the claim is
+        applying: `decision` if given, else the earlier one) is returned. None when the approval is not
+        resuming or its claim is live; of two callers taking over one stale claim, exactly one gets it (a
+        compare-and-set on the old holder and time).
+        """
+        with self._read() as s:
+            row = s.get(ApprovalRow, run_id)
+            if row is None:
+                raise RecordNotFoundError("approval", run_id)
+            if row.status != "resuming" or not leases.is_stale(row.claimed_by, row.claimed_at, self._clock(),
+                                                                self.lease):
+                return None
+            old_holder, old_at = row.claimed_by, row.claimed_at
+        statement = (
+            update(ApprovalRow)
+            .where(ApprovalRow.run_id == run_id, ApprovalRow.status == "resuming",
+                   ApprovalRow.claimed_by.is_not_distinct_from(old_holder),
+                   ApprovalRow.claimed_at.is_not_distinct_from(old_at))
+            .values(claimed_by=self.holder, claimed_at=self._clock(),
+                    **({"claimed_decision": dict(decision)} if decision is not None else {}))
+            .execution_options(synchronize_session=False)
+        )
+        with self._write() as s:
+            if cast(CursorResult[Any], s.execute(statement)).rowcount != 1:
+                return None
+            row = s.get(ApprovalRow, run_id, populate_existing=True)
+            return ApprovalRecord.model_validate(row)
+
+    def release_claim(self, run_id: str) -> bool:
+        """Let go of this holder's `resuming` claim on the approval (its work failed before the decision was
+        recorded), keeping the decision: the next `take_over` gets it at once instead of after the lease."""
+        statement = (
+            update(ApprovalRow)
+            .where(ApprovalRow.run_id == run_id, ApprovalRow.status == "resuming",
+                   ApprovalRow.claimed_by == self.holder)
+            .values(claimed_by=None, claimed_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        with self._write() as s:
+            return cast(CursorResult[Any], s.execute(statement)).rowcount == 1
 
     def decide(
         self,
@@ -414,10 +557,21 @@ class Store:
     def find_active(
         self, workspace: str, client: str, period: Period, *, exclude_run: str | None = None
     ) -> ActiveWork | None:
-        """A live invoice, or else a draft awaiting (or being acted on after) approval, whose period
-        overlaps `period` for this client; None when nothing is under way. A second run uses this to say
-        "already invoiced" instead of billing again. Live invoices are reported first, then the oldest.
+        """A live invoice, or else a draft awaiting (or being acted on after) approval, or else a run still
+        drafting, whose period overlaps `period` for this client; None when nothing is under way. Live
+        invoices are reported first, then the oldest. (`create_run` checks the same, atomically.)
         """
+        with self._read() as s:
+            return self._active_work(s, workspace, client, period, exclude_run=exclude_run)
+
+    def _active_work(
+        self, s: Session, workspace: str, client: str, period: Period, *, exclude_run: str | None = None,
+        repair: bool = False,
+    ) -> ActiveWork | None:
+        """What `find_active` reports, in session `s`. Runs holding an overlapping client+period that no
+        longer count (ended, failed before the inbox, voided, or drafting in a process that is gone) are
+        skipped; with `repair` their rows are deleted, and a stale drafting run is marked failed."""
+        running = self._live_slots(s, workspace, client, period, exclude_run=exclude_run, repair=repair)
         overlaps_invoice = and_(InvoiceRow.period_start <= period.end, InvoiceRow.period_end >= period.start)
         invoice_query = (
             select(InvoiceRow)
@@ -438,22 +592,87 @@ class Store:
         if exclude_run is not None:
             invoice_query = invoice_query.where(InvoiceRow.run_id != exclude_run)
             approval_query = approval_query.where(ApprovalRow.run_id != exclude_run)
-        with self._read() as s:
-            invoice = s.scalars(invoice_query).first()
-            if invoice is not None:
-                return ActiveWork(
-                    kind="invoice", run_id=invoice.run_id, status=invoice.status,
-                    period_start=invoice.period_start, period_end=invoice.period_end,
-                    invoice_number=invoice.number, invoice_id=invoice.id,
-                )
-            found = s.execute(approval_query).first()
-            if found is None:
-                return None
+        invoice = s.scalars(invoice_query).first()
+        if invoice is not None:
+            return ActiveWork(
+                kind="invoice", run_id=invoice.run_id, status=invoice.status,
+                period_start=invoice.period_start, period_end=invoice.period_end,
+                invoice_number=invoice.number, invoice_id=invoice.id,
+            )
+        found = s.execute(approval_query).first()
+        if found is not None:
             approval, draft = found
             return ActiveWork(
                 kind="awaiting_approval", run_id=approval.run_id, status=approval.status,
                 period_start=draft.period_start, period_end=draft.period_end,
             )
+        if running:
+            slot, run = running[0]
+            return ActiveWork(kind="running", run_id=slot.run_id, status=run.status,
+                              period_start=slot.period_start, period_end=slot.period_end)
+        return None
+
+    def _live_slots(
+        self, s: Session, workspace: str, client: str, period: Period, *, exclude_run: str | None, repair: bool
+    ) -> list[tuple[ActiveRunRow, RunRow]]:
+        """The `active_runs` rows (with their runs) overlapping `period` for this client that still count."""
+        query = (
+            select(ActiveRunRow, RunRow)
+            .join(RunRow, RunRow.id == ActiveRunRow.run_id)
+            .where(ActiveRunRow.workspace == workspace, ActiveRunRow.client == client)
+            .where(ActiveRunRow.period_start <= period.end, ActiveRunRow.period_end >= period.start)
+            .order_by(ActiveRunRow.since, ActiveRunRow.run_id)
+        )
+        if exclude_run is not None:
+            query = query.where(ActiveRunRow.run_id != exclude_run)
+        live: list[tuple[ActiveRunRow, RunRow]] = []
+        now = self._clock()
+        for slot, run in s.execute(query).all():
+            why = self._slot_released(s, slot, run, now)
+            if why is None:
+                live.append((slot, run))
+            elif repair:
+                s.delete(slot)
+                if run.status == "running":
+                    run.status, run.error, run.updated_at = "failed", why, now
+        if repair:
+            s.flush()
+        return live
+
+    def _slot_released(self, s: Session, slot: ActiveRunRow, run: RunRow, now: datetime) -> str | None:
+        """Why `slot` no longer keeps its client and period (None: it does)."""
+        if run.status in _ENDED_RUNS:
+            return f"run {run.id} ended ({run.status})"
+        if s.scalar(select(InvoiceRow.status).where(InvoiceRow.run_id == run.id)) == "void":
+            return f"the invoice of run {run.id} was voided"
+        if s.get(ApprovalRow, run.id) is not None:
+            return None  # a draft in the inbox, or a decision being carried out: only that run finishes it
+        if run.status == "failed":
+            return f"run {run.id} failed before its draft reached the inbox"
+        if leases.is_abandoned(slot.holder, max(slot.since, run.updated_at), now, self.lease):
+            return (f"run {run.id} stopped while drafting (its process {slot.holder} is gone); a new run for "
+                    "its client and period took its place")
+        return None
+
+    def _refuse_if_superseded(self, s: Session, run: RunRow) -> None:
+        """A run whose client and period another run took (it was stale, then came back) must not reach the
+        inbox: two drafts for one period is what `active_runs` prevents."""
+        if run.client is None or run.period_start is None or run.period_end is None:
+            return
+        if s.scalar(select(ActiveRunRow.run_id).where(ActiveRunRow.run_id == run.id)) is not None:
+            return
+        period = Period(start=run.period_start, end=run.period_end)
+        other = self._live_slots(s, run.workspace, run.client, period, exclude_run=run.id, repair=False)
+        if other:
+            raise InvalidTransitionError("run", run.id, f"superseded by run {other[0][0].run_id}",
+                                         "waiting for approval")
+
+    def _lock_client(self, s: Session, workspace: str, client: str) -> None:
+        """On PostgreSQL, make every check-and-insert of runs for this client take turns until commit (SQLite
+        writers already do: BEGIN IMMEDIATE)."""
+        if s.get_bind().dialect.name == "postgresql":
+            s.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"),
+                      {"space": _CLIENT_LOCK, "key": f"{workspace}\x1f{client}"})
 
     # ------------------------------------------------------------------------------------------------
     # Invoices
@@ -507,10 +726,18 @@ class Store:
                     raise AlreadyBilledError(workspace, conflicts)
                 seq = max(sequence.last_seq, history_seq) + 1
                 number = number_format.format(year=issue.year, seq=seq)
-                while s.scalar(select(InvoiceRow.id).where(InvoiceRow.workspace == workspace,
-                                                           InvoiceRow.number == number)) is not None:
-                    seq += 1  # only if the format changed under existing numbers
+                for _ in range(_NUMBER_TRIES):  # more than once only if the format changed under existing numbers
+                    if s.scalar(select(InvoiceRow.id).where(InvoiceRow.workspace == workspace,
+                                                            InvoiceRow.number == number)) is None:
+                        break
+                    seq += 1
                     number = number_format.format(year=issue.year, seq=seq)
+                else:
+                    raise StoreError(
+                        f"no free invoice number in workspace {workspace!r} after {_NUMBER_TRIES} tries of "
+                        f"{number_format!r} (up to {number!r}); nothing was issued: invoice_number_format in "
+                        "workspace.yaml needs one {seq} placeholder, e.g. \"INV-{year}-{seq:04d}\""
+                    )
                 sequence.last_seq = seq
                 now = self._clock()
                 invoice = InvoiceRow(
@@ -816,16 +1043,7 @@ def _billed_entries(draft: Draft) -> dict[str, tuple[Decimal | None, Decimal | N
 
 def _sequence_of(number_format: str, number: str) -> int:
     """The sequence number inside `number` if it follows `number_format`, else 0."""
-    regex = ""
-    for part in re.split(r"(\{year\}|\{seq(?::[^}]*)?\})", number_format):
-        if part == "{year}":
-            regex += r"\d{4}"
-        elif part.startswith("{seq"):
-            regex += r"(?P<seq>\d+)"
-        else:
-            regex += re.escape(part)
-    match = re.fullmatch(regex, number)
-    return int(match["seq"]) if match else 0
+    return sequence_of(number_format, number) or 0
 
 
 def _with_ref(row: InvoiceRow) -> str:
