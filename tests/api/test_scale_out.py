@@ -190,17 +190,18 @@ def test_two_servers_and_two_workers_send_fifty_invoices_once_each_though_a_work
 
     killer = threading.Thread(target=kill_midway)
     killer.start()
-    approvals: dict[str, Any] = {}  # run id -> the two answers to its approval, sent at once to both servers
+    approvals: dict[str, list[Any]] = {}  # run id -> the answers to its approvals, each sent to both servers at once
     try:
         answers = list(asks.map(ask, range(RUNS)))
         asked_in = time.monotonic() - began
         while True:
             assert time.monotonic() - began < BUDGET, f"not done in {BUDGET} s: {_where(cluster)}"
             for item in clients[len(approvals) % 2].get("/approvals").json()["data"]:
-                if item["run_id"] not in approvals:
-                    approvals[item["run_id"]] = asks.submit(approve, item["run_id"])
+                tries = approvals.setdefault(item["run_id"], [])
+                if all(f.done() for f in tries):  # new, or answered and still waiting: a person approves again
+                    tries.append(asks.submit(approve, item["run_id"]))
             sent = cluster.sql("SELECT count(*) FROM runs WHERE status = 'sent'")[0][0]
-            if sent == RUNS and len(approvals) == RUNS and all(f.done() for f in approvals.values()):
+            if sent == RUNS and len(approvals) == RUNS and all(f.done() for fs in approvals.values() for f in fs):
                 break
             time.sleep(0.1)
     finally:  # whatever happened, no thread of the test outlives it
@@ -226,9 +227,13 @@ def test_two_servers_and_two_workers_send_fifty_invoices_once_each_though_a_work
     assert {row[3] for row in job_rows} == set(sent_runs)
 
     # Each approval was sent to both servers at once: exactly one won, the other was told "already decided".
-    answers_per_run = {run_id: sorted(future.result()) for run_id, future in approvals.items()}
+    # A run listed as waiting after both answers (the list read before they came) is approved again: that
+    # second approval is "already decided" twice, or (rarely, under load) the first one's winner.
+    answers_per_run = {run_id: sorted(code for f in fs for code in f.result()) for run_id, fs in approvals.items()}
     assert set(answers_per_run) == set(sent_runs)
-    assert set(map(tuple, answers_per_run.values())) == {(200, 409)}
+    assert all(codes.count(200) == 1 and set(codes) == {200, 409} for codes in answers_per_run.values()), {
+        run_id: codes for run_id, codes in answers_per_run.items() if codes != [200, 409]}
+    assert sum(len(fs) - 1 for fs in approvals.values()) <= 5  # approving again is the exception
     approved = Counter(row[0] for row in cluster.sql("SELECT run_id FROM decisions WHERE action = 'approved'"))
     assert set(approved.values()) == {1} and set(approved) == set(sent_runs)
 
