@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -184,9 +185,13 @@ def test_two_servers_and_two_workers_send_fifty_invoices_once_each_though_a_work
         assert entry["status"] in ("running", "queued", "awaiting_approval"), entry
         return dict(entry)
 
+    said: dict[str, list[str]] = {}  # run id -> what its approvals' answers said, for a run approved again
+
     def approve(run_id: str) -> list[int]:
         both = [posts.submit(client.post, f"/approvals/{run_id}/approve") for client in clients]
-        return [future.result().status_code for future in both]
+        answered = [future.result() for future in both]
+        said.setdefault(run_id, []).extend(f"{r.status_code} {r.text[:200]}" for r in answered)
+        return [r.status_code for r in answered]
 
     killer = threading.Thread(target=kill_midway)
     killer.start()
@@ -233,7 +238,10 @@ def test_two_servers_and_two_workers_send_fifty_invoices_once_each_though_a_work
     assert set(answers_per_run) == set(sent_runs)
     assert all(codes.count(200) == 1 and set(codes) == {200, 409} for codes in answers_per_run.values()), {
         run_id: codes for run_id, codes in answers_per_run.items() if codes != [200, 409]}
-    assert sum(len(fs) - 1 for fs in approvals.values()) <= 5  # approving again is the exception
+    again = {run_id: said[run_id] for run_id, fs in approvals.items() if len(fs) > 1}
+    assert len(again) <= 5, again  # approving again is the exception
+    if again:  # shown in the run's summary: what made an approval answer without deciding
+        warnings.warn(f"approved again: {again}", stacklevel=1)
     approved = Counter(row[0] for row in cluster.sql("SELECT run_id FROM decisions WHERE action = 'approved'"))
     assert set(approved.values()) == {1} and set(approved) == set(sent_runs)
 
