@@ -36,7 +36,7 @@ from api.wiring import open_runs
 from api.worker import JobPolicy, RecordingStore, Workers
 from graph.checkpoints import prepare_checkpoints
 from graph.nodes import Decision
-from graph.runs import InvoiceRuns, RunNotWaitingError, RunOutcome, with_work
+from graph.runs import InvoiceRuns, RunNotWaitingError, RunOutcome, nothing_to_bill, with_work
 from tools.clients import find_client
 from tools.connectors.ledger import Ledger
 from tools.domain import Workspace
@@ -175,10 +175,8 @@ class RunService:
         resolution = understand(text, workspace, as_of, self.model, self.settings.meter())
         targets = with_work(workspace, resolution.targets, as_of)
         if resolution.targets and not targets:
-            periods = ", ".join(sorted({str(t.period) for t in resolution.targets}))
             return resolution.model_copy(update={"targets": [], "question": (
-                f"Nothing to bill in {periods} for any of the {len(resolution.targets)} clients asked for; "
-                "which period do you mean?")})
+                f"{nothing_to_bill(resolution.targets)}; which period do you mean?")})
         return resolution.model_copy(update={"targets": targets})
 
     def target(self, client: str, period: Period) -> Target:

@@ -97,10 +97,8 @@ class InvoiceRuns:
             if progress:
                 progress(f"note: {note}")
         if not targets:
-            periods = ", ".join(sorted({str(t.period) for t in resolution.targets}))
             return [RunOutcome(run_id=None, status="answered",
-                               message=f"Nothing to bill in {periods} for any of the {len(resolution.targets)} "
-                                       "clients asked for; no run was started.")]
+                               message=f"{nothing_to_bill(resolution.targets)}; no run was started.")]
         return [self.start(t.client, t.period, text, leave_out=t.leave_out, progress=progress) for t in targets]
 
     def start(self, client_id: str, period: Period, request: str, *, leave_out: list[LeaveOut] | None = None,
@@ -292,6 +290,12 @@ def _what(exc: BaseException, step: str | None) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return f"{where} was stopped (Ctrl-C)"
     return f"{where} failed unexpectedly: {type(exc).__name__}: {exc}"
+
+
+def nothing_to_bill(targets: list[Target]) -> str:
+    """What to say when none of `targets` has anything to bill (see `with_work`)."""
+    periods = ", ".join(sorted({str(t.period) for t in targets}))
+    return f"Nothing to bill in {periods} for any of the {len(targets)} clients asked for"
 
 
 def with_work(workspace: Workspace, targets: list[Target], as_of: date) -> list[Target]:
